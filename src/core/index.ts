@@ -1,0 +1,10 @@
+// The planning core: pure functions from a Snapshot to a Plan. No I/O, no clock, no environment.
+export * from "./allocate.js";
+export * from "./plan.js";
+export * from "./plan-types.js";
+export * from "./pods.js";
+export * from "./policy.js";
+export * from "./sizing-table.js";
+export * from "./snapshot.js";
+export * from "./unmanaged.js";
+export * from "./validate.js";

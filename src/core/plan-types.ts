@@ -1,0 +1,126 @@
+import type { PoolSettings } from "./snapshot.js";
+
+/** Where a number of connections is bounded: the whole server, or one account on it. */
+export type Scope = { readonly kind: "server" } | { readonly kind: "account"; readonly account: string };
+
+export interface CurrentUsage {
+  /** The settings the processes run with; `assumed` when env vars were unset and policy defaults were used. */
+  readonly settings: PoolSettings;
+  readonly assumed: boolean;
+  /** poolSize 0 or maxOverflow < 0: SQLAlchemy opens as many connections as it is asked for. */
+  readonly unbounded: boolean;
+  /** processes × (poolSize + maxOverflow); null when unbounded. */
+  readonly peak: number | null;
+}
+
+export interface Recommendation extends PoolSettings {
+  /** poolSize + maxOverflow: the most connections one process can hold. */
+  readonly cap: number;
+  /** processes × cap. */
+  readonly peak: number;
+}
+
+/** none: nothing to write; decrease: restores or keeps safety, apply at once; increase: damp it. */
+export type Change = "none" | "decrease" | "increase";
+
+export interface WorkloadPlan {
+  readonly id: string;
+  readonly database: string;
+  readonly account?: string;
+  readonly replicas: number;
+  /** Replicas planned for (HPA maxReplicas when present). */
+  readonly plannedReplicas: number;
+  readonly podsPeak: number;
+  readonly workers: number;
+  readonly processes: number;
+  /** Sizing-table row picked from the container's limits, and the cap it asks for. */
+  readonly row: string;
+  readonly desiredCap: number;
+  readonly current: CurrentUsage;
+  /** Absent when the database is unknown or its plan is infeasible: nothing safe can be applied. */
+  readonly recommended?: Recommendation;
+  readonly change: Change;
+}
+
+export interface AccountBudget {
+  readonly account: string;
+  /** Effective MAX_USER_CONNECTIONS (account's own, else the global max_user_connections). */
+  readonly limit: number;
+  readonly unmanaged: number;
+  readonly usable: number;
+  readonly allocated: number;
+}
+
+export interface DatabasePlan {
+  readonly name: string;
+  readonly limit: number;
+  readonly reserve: number;
+  readonly unmanaged: number;
+  /** True when other clients could not be seen and `unmanaged` is the policy's assumption. */
+  readonly unmanagedAssumed: boolean;
+  /** limit − reserve − unmanaged: what managed workloads may hold together at their peak. */
+  readonly usable: number;
+  /** Σ recommended peak (0 when infeasible). */
+  readonly allocated: number;
+  readonly free: number;
+  readonly feasible: boolean;
+  /** Σ current peak; null when some workload is unbounded. */
+  readonly currentPeak: number | null;
+  /** Whether the current settings stay within every bound of this database at their peak. */
+  readonly currentSafe: boolean;
+  readonly accounts: readonly AccountBudget[];
+  readonly workloads: readonly string[];
+}
+
+export type Finding =
+  | {
+      readonly kind: "infeasible";
+      readonly severity: "error";
+      readonly database: string;
+      readonly scope: Scope;
+      /** Connections needed at 1 per process. */
+      readonly needed: number;
+      readonly available: number;
+      readonly missing: number;
+      /** Per workload, how many workers per pod or pods would fit if the others stayed as they are (0 = none). */
+      readonly fits: readonly {
+        readonly workload: string;
+        readonly workers: number;
+        readonly pods: number;
+      }[];
+      readonly message: string;
+    }
+  | {
+      readonly kind: "current-exceeds";
+      readonly severity: "error";
+      readonly database: string;
+      readonly scope: Scope;
+      /** null when unbounded. */
+      readonly currentPeak: number | null;
+      readonly available: number;
+      readonly message: string;
+    }
+  | {
+      readonly kind: "unbounded-current" | "assumed-current" | "unknown-database";
+      readonly severity: "error" | "warning";
+      readonly database: string;
+      readonly workload: string;
+      readonly message: string;
+    }
+  | {
+      readonly kind: "unseen-unmanaged";
+      readonly severity: "warning";
+      readonly database: string;
+      readonly assumed: number;
+      readonly message: string;
+    };
+
+export interface Plan {
+  readonly databases: readonly DatabasePlan[];
+  readonly workloads: readonly WorkloadPlan[];
+  readonly findings: readonly Finding[];
+  /** Every database has a plan that fits. */
+  readonly feasible: boolean;
+  /** The current settings cannot exceed any bound (what `pooltuner check` gates on). */
+  readonly currentSafe: boolean;
+}

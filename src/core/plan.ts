@@ -1,0 +1,321 @@
+// plan(snapshot, policy) -> Plan: the whole arithmetic of DESIGN §3, pure and deterministic.
+import { allocate, type Demand } from "./allocate.js";
+import type {
+  AccountBudget,
+  Change,
+  CurrentUsage,
+  DatabasePlan,
+  Finding,
+  Plan,
+  Recommendation,
+  Scope,
+  WorkloadPlan,
+} from "./plan-types.js";
+import { plannedReplicas, podsPeak } from "./pods.js";
+import { type Policy, reserveFor } from "./policy.js";
+import { pickRow, splitCap } from "./sizing-table.js";
+import type { DatabaseSnapshot, PoolSettings, Snapshot, WorkloadSnapshot } from "./snapshot.js";
+import { InvalidSnapshotError, validateSnapshot } from "./validate.js";
+
+/** What the planner derives for one workload before allocation. */
+interface Sized {
+  readonly w: WorkloadSnapshot;
+  readonly podsPeak: number;
+  readonly processes: number;
+  readonly row: PoolSettings & { readonly name: string };
+  readonly desiredCap: number;
+  readonly current: CurrentUsage;
+}
+
+/** One bound on a database: the server itself or an account with a connection limit. */
+interface Bound {
+  readonly scope: Scope;
+  readonly capacity: number;
+  readonly members: readonly Sized[];
+}
+
+const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+export function plan(snapshot: Snapshot, policy: Policy): Plan {
+  const problems = validateSnapshot(snapshot, policy);
+  if (problems.length > 0) throw new InvalidSnapshotError(problems);
+
+  const databases = [...snapshot.databases].sort((a, b) => byString(a.name, b.name));
+  const sized = [...snapshot.workloads].sort((a, b) => byString(a.id, b.id)).map((w) => size(w, policy));
+  const findings: Finding[] = [];
+  const dbPlans: DatabasePlan[] = [];
+  const recommendations = new Map<string, Recommendation>();
+
+  const known = new Set(databases.map((d) => d.name));
+  for (const s of sized) {
+    if (!known.has(s.w.database)) {
+      findings.push({
+        kind: "unknown-database",
+        severity: "error",
+        database: s.w.database,
+        workload: s.w.id,
+        message: `${s.w.id}: database "${s.w.database}" is not defined; nothing is planned for it`,
+      });
+    }
+  }
+
+  for (const db of databases) {
+    const members = sized.filter((s) => s.w.database === db.name);
+    const reserve = reserveFor(db.reserve ?? policy.reserve, db.maxConnections);
+    const unmanagedAssumed = db.unmanaged === undefined;
+    const unmanaged = db.unmanaged ?? reserveFor(policy.unseenUnmanaged, db.maxConnections);
+    const usable = db.maxConnections - reserve - unmanaged;
+    if (unmanagedAssumed && members.length > 0) {
+      findings.push({
+        kind: "unseen-unmanaged",
+        severity: "warning",
+        database: db.name,
+        assumed: unmanaged,
+        message: `${db.name}: other clients' connections cannot be seen (grant PROCESS to the monitoring account); assuming ${unmanaged}`,
+      });
+    }
+
+    const bounds: Bound[] = [{ scope: { kind: "server" }, capacity: usable, members }];
+    const accountBudgets: { account: string; limit: number; unmanaged: number; usable: number }[] = [];
+    for (const account of [...new Set(members.flatMap((s) => (s.w.account ? [s.w.account] : [])))].sort(byString)) {
+      const limit = accountLimit(db, account);
+      if (limit === undefined) continue;
+      const acctUnmanaged = db.accounts?.[account]?.unmanaged ?? 0;
+      const acctUsable = limit - acctUnmanaged;
+      accountBudgets.push({ account, limit, unmanaged: acctUnmanaged, usable: acctUsable });
+      bounds.push({
+        scope: { kind: "account", account },
+        capacity: acctUsable,
+        members: members.filter((s) => s.w.account === account),
+      });
+    }
+
+    const demands: Demand[] = members.map((s) => ({
+      id: s.w.id,
+      processes: s.processes,
+      desiredCap: s.desiredCap,
+      weight: s.w.weight ?? 1,
+      bounds: bounds.flatMap((b, i) => (b.members.includes(s) ? [i] : [])),
+    }));
+    const result =
+      members.length === 0
+        ? ({ feasible: true, caps: new Map<string, number>(), used: bounds.map(() => 0) } as const)
+        : allocate(
+            demands,
+            bounds.map((b) => b.capacity),
+          );
+
+    if (result.feasible) {
+      for (const s of members) {
+        const cap = result.caps.get(s.w.id) ?? 1;
+        recommendations.set(s.w.id, recommend(s, cap));
+      }
+    } else {
+      for (const { bound, needed } of result.overBounds) {
+        const b = bounds[bound] as Bound;
+        findings.push(infeasible(db.name, b, needed));
+      }
+    }
+
+    // Current settings against every bound: what `check` gates on.
+    let currentSafe = true;
+    for (const b of bounds) {
+      const peak = sumPeaks(b.members.map((s) => s.current.peak));
+      if (peak === null || peak > b.capacity) {
+        currentSafe = false;
+        findings.push(currentExceeds(db.name, b, peak));
+      }
+    }
+    for (const s of members) {
+      if (s.current.unbounded) {
+        findings.push({
+          kind: "unbounded-current",
+          severity: "error",
+          database: db.name,
+          workload: s.w.id,
+          message: `${s.w.id}: pool_size=${s.current.settings.poolSize} max_overflow=${s.current.settings.maxOverflow} is unbounded (0 pool_size or negative overflow lets each process open any number of connections)`,
+        });
+      } else if (s.current.assumed) {
+        findings.push({
+          kind: "assumed-current",
+          severity: "warning",
+          database: db.name,
+          workload: s.w.id,
+          message: `${s.w.id}: pool settings not set; assuming SQLAlchemy's defaults ${s.current.settings.poolSize}+${s.current.settings.maxOverflow}`,
+        });
+      }
+    }
+
+    const allocated = result.feasible
+      ? members.reduce((n, s) => n + s.processes * (result.caps.get(s.w.id) ?? 1), 0)
+      : 0;
+    const accounts: AccountBudget[] = accountBudgets.map((a) => ({
+      ...a,
+      allocated: result.feasible
+        ? members
+            .filter((s) => s.w.account === a.account)
+            .reduce((n, s) => n + s.processes * (result.caps.get(s.w.id) ?? 1), 0)
+        : 0,
+    }));
+    dbPlans.push({
+      name: db.name,
+      limit: db.maxConnections,
+      reserve,
+      unmanaged,
+      unmanagedAssumed,
+      usable,
+      allocated,
+      free: usable - allocated,
+      feasible: result.feasible,
+      currentPeak: sumPeaks(members.map((s) => s.current.peak)),
+      currentSafe,
+      accounts,
+      workloads: members.map((s) => s.w.id),
+    });
+  }
+
+  const workloads: WorkloadPlan[] = sized.map((s) => {
+    const recommended = recommendations.get(s.w.id);
+    return {
+      id: s.w.id,
+      database: s.w.database,
+      ...(s.w.account !== undefined ? { account: s.w.account } : {}),
+      replicas: s.w.replicas,
+      plannedReplicas: plannedReplicas(s.w),
+      podsPeak: s.podsPeak,
+      workers: s.w.workers,
+      processes: s.processes,
+      row: s.row.name,
+      desiredCap: s.desiredCap,
+      current: s.current,
+      ...(recommended ? { recommended } : {}),
+      change: changeOf(s.current, recommended),
+    };
+  });
+
+  return {
+    databases: dbPlans,
+    workloads,
+    findings,
+    feasible: dbPlans.every((d) => d.feasible) && !findings.some((f) => f.kind === "unknown-database"),
+    currentSafe: dbPlans.every((d) => d.currentSafe),
+  };
+}
+
+function size(w: WorkloadSnapshot, policy: Policy): Sized {
+  const peakPods = podsPeak(w);
+  const processes = peakPods * w.workers;
+  const row = pickRow(policy.sizingTable, w.resources);
+  const poolSize = w.current?.poolSize ?? policy.assumedCurrent.poolSize;
+  const maxOverflow = w.current?.maxOverflow ?? policy.assumedCurrent.maxOverflow;
+  const unbounded = poolSize <= 0 || maxOverflow < 0;
+  return {
+    w,
+    podsPeak: peakPods,
+    processes,
+    row,
+    desiredCap: row.poolSize + row.maxOverflow,
+    current: {
+      settings: { poolSize, maxOverflow },
+      assumed: w.current?.poolSize === undefined || w.current?.maxOverflow === undefined,
+      unbounded,
+      peak: unbounded ? null : processes * (poolSize + maxOverflow),
+    },
+  };
+}
+
+/** Effective per-account limit: the account's own MAX_USER_CONNECTIONS, else the global one; none when both are 0. */
+function accountLimit(db: DatabaseSnapshot, account: string): number | undefined {
+  const own = db.accounts?.[account]?.maxUserConnections ?? 0;
+  if (own > 0) return own;
+  const global = db.maxUserConnections ?? 0;
+  return global > 0 ? global : undefined;
+}
+
+/**
+ * Turn a cap into settings. When the workload already runs bounded settings with the same cap,
+ * keep its split: the peak is the same, so a restart would buy nothing.
+ */
+function recommend(s: Sized, cap: number): Recommendation {
+  const cur = s.current;
+  const keep = !cur.assumed && !cur.unbounded && cur.settings.poolSize + cur.settings.maxOverflow === cap;
+  const settings = keep ? cur.settings : splitCap(cap, s.row);
+  return { ...settings, cap, peak: s.processes * cap };
+}
+
+function changeOf(current: CurrentUsage, rec: Recommendation | undefined): Change {
+  if (!rec) return "none";
+  if (current.unbounded) return "decrease";
+  const curCap = current.settings.poolSize + current.settings.maxOverflow;
+  if (rec.cap < curCap) return "decrease";
+  if (rec.cap > curCap) return "increase";
+  if (current.assumed) return "decrease"; // same cap, but unset env: pin it explicitly
+  return rec.poolSize === current.settings.poolSize && rec.maxOverflow === current.settings.maxOverflow
+    ? "none"
+    : "increase";
+}
+
+function sumPeaks(peaks: readonly (number | null)[]): number | null {
+  let total = 0;
+  for (const p of peaks) {
+    if (p === null) return null;
+    total += p;
+  }
+  return total;
+}
+
+function scopeName(db: string, scope: Scope): string {
+  return scope.kind === "server" ? `database ${db}` : `account ${scope.account} on ${db}`;
+}
+
+function infeasible(db: string, b: Bound, needed: number): Finding {
+  const available = b.capacity;
+  const fits = b.members.map((s) => {
+    const room = available - (needed - s.processes);
+    const workers = Math.max(0, Math.min(s.w.workers, Math.floor(room / Math.max(1, s.podsPeak))));
+    return { workload: s.w.id, workers, pods: maxPodsFitting(s, room) };
+  });
+  const hints = fits
+    .filter((f) => f.workers > 0 || f.pods > 0)
+    .slice(0, 3)
+    .map((f) => `${f.workload} with ${f.workers} workers per pod or ${f.pods} replicas`);
+  const fix =
+    hints.length > 0 ? `fits: ${hints.join("; ")}; or add a pooler` : "reduce workers or replicas, or add a pooler";
+  return {
+    kind: "infeasible",
+    severity: "error",
+    database: db,
+    scope: b.scope,
+    needed,
+    available,
+    missing: needed - available,
+    fits,
+    message: `${scopeName(db, b.scope)}: needs ${needed} connections at 1 per process, allows ${available}: ${needed - available} missing; ${fix}`,
+  };
+}
+
+/** The most replicas (planned, HPA max included) whose peak processes fit in `room`, the others unchanged. */
+function maxPodsFitting(s: Sized, room: number): number {
+  let lo = 0;
+  let hi = plannedReplicas(s.w);
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    const w = { ...s.w, replicas: mid, ...(s.w.hpa ? { hpa: { ...s.w.hpa, maxReplicas: mid } } : {}) };
+    if (podsPeak(w) * s.w.workers <= room) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+function currentExceeds(db: string, b: Bound, peak: number | null): Finding {
+  const shown = peak === null ? "an unbounded number of" : String(peak);
+  return {
+    kind: "current-exceeds",
+    severity: "error",
+    database: db,
+    scope: b.scope,
+    currentPeak: peak,
+    available: b.capacity,
+    message: `${scopeName(db, b.scope)}: current settings can open ${shown} connections at peak, ${b.capacity} available`,
+  };
+}

@@ -1,0 +1,88 @@
+// The Snapshot is everything the planner knows about the world at one instant.
+// Every shell (Kubernetes, Docker, files) builds one; the core never reads anything else.
+
+/** A Kubernetes IntOrString such as `maxSurge: 1` or `maxSurge: "25%"`, already parsed. */
+export type IntOrPercent =
+  | { readonly kind: "int"; readonly value: number }
+  | { readonly kind: "percent"; readonly value: number };
+
+/** How a workload replaces its processes; decides how many pods can exist at once. */
+export type Rollout =
+  /** Deployment RollingUpdate: new pods start before old ones stop. */
+  | { readonly type: "RollingUpdate"; readonly maxSurge: IntOrPercent; readonly maxUnavailable: IntOrPercent }
+  /** Deployment Recreate: all old pods are gone before new ones start. */
+  | { readonly type: "Recreate" }
+  /** StatefulSet (RollingUpdate or OnDelete): a pod is replaced only after the old one terminated. */
+  | { readonly type: "Ordered" }
+  /** docker-compose recreate: stop-first, a name or port cannot be held twice. */
+  | { readonly type: "StopFirst" }
+  /** A start-first container replacement: one extra container per service while it runs. */
+  | { readonly type: "StartFirst" };
+
+export type WorkloadKind = "Deployment" | "StatefulSet" | "ComposeService" | "Other";
+
+/** Pool settings as SQLAlchemy reads them. `poolSize = 0` or `maxOverflow = -1` mean unbounded. */
+export interface PoolSettings {
+  readonly poolSize: number;
+  readonly maxOverflow: number;
+}
+
+export interface WorkloadSnapshot {
+  /** Stable unique key, e.g. `kube:shop/Deployment/web` or `compose:lineage/app`. Plans are sorted by it. */
+  readonly id: string;
+  readonly kind: WorkloadKind;
+  /** Name of a DatabaseSnapshot. */
+  readonly database: string;
+  /** Database user the workload connects as; workloads sharing it share the account limits. */
+  readonly account?: string;
+  /** spec.replicas, or the number of containers of a compose service. */
+  readonly replicas: number;
+  /** An HPA targeting this workload; its maxReplicas is planned for, so scaling inside it needs no restart. */
+  readonly hpa?: { readonly minReplicas: number; readonly maxReplicas: number };
+  readonly rollout: Rollout;
+  /**
+   * Pods that may still hold connections while terminating, on top of the running peak (KEP-3973).
+   * The shell decides it from how it restarts; 0 when restarts are bounded so old pods are gone first.
+   */
+  readonly terminatingPods?: number;
+  /** Worker processes per pod (Gunicorn --workers); each process has its own pool. */
+  readonly workers: number;
+  /** Container limits used to pick the sizing-table row; absent means unknown. */
+  readonly resources?: { readonly cpuMillis?: number; readonly memoryBytes?: number };
+  /** Share of a tight budget relative to other workloads of the same database; default 1. */
+  readonly weight?: number;
+  /** The pool settings the workload runs with now; absent when the env vars are not set. */
+  readonly current?: Partial<PoolSettings>;
+}
+
+export interface AccountLimit {
+  /** The account's own MAX_USER_CONNECTIONS (0 = none, then the global max_user_connections applies). */
+  readonly maxUserConnections: number;
+  /** Connections this account holds now from clients that are not managed workloads (smoothed). */
+  readonly unmanaged?: number;
+}
+
+export interface DatabaseSnapshot {
+  readonly name: string;
+  /** `max_connections` as read live. The extra SUPER slot (+1) is never planned into. */
+  readonly maxConnections: number;
+  /** Global `max_user_connections`; 0 = no limit. */
+  readonly maxUserConnections?: number;
+  /** Connections held by clients that pooltuner does not manage (smoothed); `undefined` = could not be seen. */
+  readonly unmanaged?: number;
+  /** Per-account limits keyed by the account name workloads use. */
+  readonly accounts?: Readonly<Record<string, AccountLimit>>;
+  /** Headroom for admins, migrations and cron jobs; overrides the policy default when set. */
+  readonly reserve?: Reserve;
+}
+
+/** Headroom kept free: the larger of the absolute number and the percentage of max_connections. */
+export interface Reserve {
+  readonly absolute: number;
+  readonly percent: number;
+}
+
+export interface Snapshot {
+  readonly databases: readonly DatabaseSnapshot[];
+  readonly workloads: readonly WorkloadSnapshot[];
+}

@@ -1,0 +1,59 @@
+import type { Policy } from "./policy.js";
+import { validateSizingTable } from "./sizing-table.js";
+import type { Snapshot } from "./snapshot.js";
+
+/** A Snapshot the shells should never have built: the planner refuses it rather than guess. */
+export class InvalidSnapshotError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid snapshot: ${problems.join("; ")}`);
+    this.name = "InvalidSnapshotError";
+  }
+}
+
+const isCount = (n: unknown): boolean => typeof n === "number" && Number.isInteger(n) && n >= 0;
+
+/** Problems, one line each, naming the object and field; empty when the planner can use the input. */
+export function validateSnapshot(snapshot: Snapshot, policy: Policy): string[] {
+  const problems = validateSizingTable(policy.sizingTable);
+  const seen = new Set<string>();
+  for (const db of snapshot.databases) {
+    const at = `database ${db.name}`;
+    if (seen.has(`db:${db.name}`)) problems.push(`${at}: defined twice`);
+    seen.add(`db:${db.name}`);
+    if (!isCount(db.maxConnections)) problems.push(`${at}: maxConnections must be an integer >= 0`);
+    if (db.maxUserConnections !== undefined && !isCount(db.maxUserConnections))
+      problems.push(`${at}: maxUserConnections must be an integer >= 0`);
+    if (db.unmanaged !== undefined && !isCount(db.unmanaged)) problems.push(`${at}: unmanaged must be an integer >= 0`);
+    for (const [name, acct] of Object.entries(db.accounts ?? {})) {
+      if (!isCount(acct.maxUserConnections)) problems.push(`${at} account ${name}: maxUserConnections must be >= 0`);
+      if (acct.unmanaged !== undefined && !isCount(acct.unmanaged))
+        problems.push(`${at} account ${name}: unmanaged must be an integer >= 0`);
+    }
+  }
+  for (const w of snapshot.workloads) {
+    const at = `workload ${w.id}`;
+    if (seen.has(`w:${w.id}`)) problems.push(`${at}: defined twice`);
+    seen.add(`w:${w.id}`);
+    if (!isCount(w.replicas)) problems.push(`${at}: replicas must be an integer >= 0`);
+    if (!Number.isInteger(w.workers) || w.workers < 1) problems.push(`${at}: workers must be an integer >= 1`);
+    if (w.weight !== undefined && !(Number.isFinite(w.weight) && w.weight > 0))
+      problems.push(`${at}: weight must be > 0`);
+    if (w.terminatingPods !== undefined && !isCount(w.terminatingPods))
+      problems.push(`${at}: terminatingPods must be an integer >= 0`);
+    if (w.hpa && (!isCount(w.hpa.maxReplicas) || !isCount(w.hpa.minReplicas)))
+      problems.push(`${at}: HPA replicas must be integers >= 0`);
+    if (w.rollout.type === "RollingUpdate") {
+      for (const [field, v] of [
+        ["maxSurge", w.rollout.maxSurge],
+        ["maxUnavailable", w.rollout.maxUnavailable],
+      ] as const) {
+        if (!isCount(v.value)) problems.push(`${at}: ${field} must be a whole number or percentage >= 0`);
+      }
+    }
+    for (const field of ["poolSize", "maxOverflow"] as const) {
+      const v = w.current?.[field];
+      if (v !== undefined && !Number.isInteger(v)) problems.push(`${at}: current ${field} must be an integer`);
+    }
+  }
+  return problems;
+}

@@ -1,0 +1,26 @@
+import { defineConfig } from "vitest/config";
+
+// One project per real part, so each suite starts only what it needs (DESIGN §5).
+// Integration projects never skip: a part that cannot start fails its globalSetup with a clear message.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: "unit",
+          include: ["test/unit/**/*.test.ts"],
+        },
+      },
+      {
+        test: {
+          name: "mysql",
+          include: ["test/integration/mysql/**/*.test.ts"],
+          globalSetup: ["test/support/mariadb.global.ts"],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
