@@ -1,0 +1,252 @@
+#!/usr/bin/env bash
+# The Kubernetes test bed (DESIGN §5): a real kube-apiserver, kube-controller-manager, kube-scheduler and etcd,
+# with kwok faking the nodes, started by kwokctl's binary runtime. Everything is built from the Go module proxy at
+# the versions pinned below, through the wrapper modules in test/cluster/, and cached by version outside the repo.
+#
+#   kube.sh build                    build whatever binary is missing (idempotent; loud on failure)
+#   kube.sh up NAME KUBECONFIG       create cluster NAME (RBAC on, one fake Ready node), write an admin kubeconfig
+#   kube.sh down NAME                delete cluster NAME
+#   kube.sh prune                    delete pooltuner clusters whose owning process is gone (a crashed run)
+#   kube.sh bin NAME                 print the cached path of binary NAME (kwokctl, helm, ...)
+#
+# Clusters live under $POOLTUNER_CACHE/kwok and are named pooltuner-*; each records the process that owns it
+# (POOLTUNER_KUBE_OWNER_PID, default the caller), so `up` can delete leftovers of a crashed run and only those.
+set -euo pipefail
+
+ETCD_VERSION=v3.6.16
+KUBE_VERSION=v1.34.4
+KWOK_VERSION=v0.8.0
+HELM_VERSION=v3.19.5
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cache="${POOLTUNER_CACHE:-$HOME/.cache/pooltuner}"
+bindir="$cache/bin"
+logdir="$cache/buildlogs"
+export KWOK_WORKDIR="$cache/kwok"
+export PATH="/usr/local/go/bin:$PATH"
+# The wrapper modules say which Go they need; never fetch another toolchain behind our back.
+export GOTOOLCHAIN="${GOTOOLCHAIN:-local}" CGO_ENABLED=0 GOFLAGS=-mod=readonly
+
+say() { printf '[kube.sh] %s\n' "$*" >&2; }
+die() {
+  printf '[kube.sh] ERROR: %s\n' "$*" >&2
+  exit 1
+}
+
+binary_path() {
+  case "$1" in
+  etcd) echo "$bindir/etcd-$ETCD_VERSION" ;;
+  kube-apiserver | kube-controller-manager | kube-scheduler | kubectl) echo "$bindir/$1-$KUBE_VERSION" ;;
+  kwok | kwokctl) echo "$bindir/$1-$KWOK_VERSION" ;;
+  helm) echo "$bindir/helm-$HELM_VERSION" ;;
+  *) die "unknown binary '$1'" ;;
+  esac
+}
+
+# Sums the resident memory of the go command and every process under it (compile, link), so the recorded peak is
+# what the build really held at once, not only its largest single process.
+sample_tree_rss() {
+  local root="$1" out="$2" peak=0 now
+  while kill -0 "$root" 2>/dev/null; do
+    now="$(ps -e -o pid=,ppid=,rss= | awk -v root="$root" '
+      { parent[$1] = $2; rss[$1] = $3 }
+      END {
+        for (p in parent) { q = p; while (q != "" && q != 0 && q != root) q = parent[q]; if (q == root) sum += rss[p] }
+        print sum + 0
+      }')"
+    ((now > peak)) && peak="$now"
+    echo "$peak" >"$out"
+    sleep 0.5
+  done
+}
+
+# go_build NAME WRAPPER_DIR PACKAGE LDFLAGS [TAGS]
+go_build() {
+  local name="$1" dir="$2" pkg="$3" ldflags="$4" tags="${5:-}"
+  local out
+  out="$(binary_path "$name")"
+  if [[ -x "$out" ]]; then
+    say "$name: cached at $out"
+    return 0
+  fi
+  command -v go >/dev/null || die "go not found (expected /usr/local/go/bin/go)"
+  mkdir -p "$bindir" "$logdir"
+  say "$name: building $pkg in $dir (cold builds take minutes; log: $logdir/$name.log)"
+  local start=$SECONDS
+  (
+    cd "$dir"
+    exec /usr/bin/time -v -o "$logdir/$name.time" \
+      go build -trimpath ${tags:+-tags "$tags"} -ldflags "-s -w $ldflags" -o "$out.tmp.$$" "$pkg"
+  ) >"$logdir/$name.log" 2>&1 &
+  local pid=$!
+  sample_tree_rss "$pid" "$logdir/$name.peak-kb" &
+  local sampler=$!
+  local rc=0
+  wait "$pid" || rc=$?
+  wait "$sampler" 2>/dev/null || true
+  if ((rc != 0)); then
+    rm -f "$out.tmp.$$"
+    tail -n 40 "$logdir/$name.log" >&2
+    die "$name: go build failed (exit $rc); full log in $logdir/$name.log"
+  fi
+  mv -f "$out.tmp.$$" "$out"
+  local largest tree
+  largest="$(awk -F': ' '/Maximum resident set size/ { printf "%d", $2 / 1024 }' "$logdir/$name.time")"
+  tree="$(($(cat "$logdir/$name.peak-kb" 2>/dev/null || echo 0) / 1024))"
+  say "$name: built in $((SECONDS - start))s; peak RSS ${tree} MiB for the whole build, ${largest} MiB largest process"
+  echo "$name $((SECONDS - start))s tree=${tree}MiB largest=${largest}MiB $(date -u +%FT%TZ)" >>"$logdir/summary.txt"
+}
+
+kube_ldflags() {
+  local major minor
+  major="${KUBE_VERSION#v}"
+  minor="${major#*.}"
+  minor="${minor%%.*}"
+  major="${major%%.*}"
+  local date
+  # The module's publication time stands in for the build date, so a rebuild gives the same /version.
+  date="$(go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" 2>/dev/null | sed -n 's/^\t"Time": "\(.*\)",*$/\1/p')"
+  local flags="" pkg
+  for pkg in k8s.io/client-go/pkg/version k8s.io/component-base/version; do
+    flags+=" -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
+    flags+=" -X $pkg.gitTreeState=clean -X $pkg.gitCommit= -X $pkg.buildDate=${date:-1970-01-01T00:00:00Z}"
+  done
+  echo "$flags"
+}
+
+cmd_build() {
+  local started=$SECONDS
+  say "build: binaries cached in $bindir"
+  go_build etcd "$repo/test/cluster/etcd" go.etcd.io/etcd/server/v3 \
+    "-X go.etcd.io/etcd/api/v3/version.GitSHA=$ETCD_VERSION"
+  local kflags
+  kflags="$(kube_ldflags)"
+  local c
+  # kubectl too: kwokctl shells out to it to see whether the cluster is served.
+  for c in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+    go_build "$c" "$repo/test/cluster/kube" "k8s.io/kubernetes/cmd/$c" "$kflags" selinux,notest,grpcnotrace
+  done
+  local kwflags="-X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v} -X sigs.k8s.io/kwok/pkg/consts.KubeVersion=${KUBE_VERSION#v}"
+  go_build kwok "$repo/test/cluster/kwok" sigs.k8s.io/kwok/cmd/kwok "$kwflags"
+  go_build kwokctl "$repo/test/cluster/kwok" sigs.k8s.io/kwok/cmd/kwokctl "$kwflags"
+  local kminor="${KUBE_VERSION#v1.}"
+  kminor="${kminor%%.*}"
+  go_build helm "$repo/test/cluster/helm" helm.sh/helm/v3/cmd/helm \
+    "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$kminor -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$kminor"
+  say "build: all binaries present ($((SECONDS - started))s)"
+}
+
+ALL_BINARIES=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok kwokctl helm)
+
+require_binaries() {
+  local b missing=()
+  for b in "${ALL_BINARIES[@]}"; do
+    [[ -x "$(binary_path "$b")" ]] || missing+=("$b")
+  done
+  ((${#missing[@]} == 0)) || die "missing binaries: ${missing[*]} (run: bash scripts/testbed/kube.sh build)"
+  # kwokctl runs `kubectl` from PATH when there is one; make it ours, not whatever the machine has.
+  mkdir -p "$cache/kubectl-path"
+  ln -sfn "$(binary_path kubectl)" "$cache/kubectl-path/kubectl"
+  export PATH="$cache/kubectl-path:$PATH"
+}
+
+kwokctl() { "$(binary_path kwokctl)" "$@"; }
+
+# The owner is recorded as "pid start-time" so a recycled pid is not mistaken for a live owner.
+process_identity() { echo "$1 $(ps -o lstart= -p "$1" 2>/dev/null | tr -s ' ')"; }
+
+owner_alive() {
+  local file="$1"
+  [[ -f "$file" ]] || return 1
+  local pid
+  pid="$(cut -d' ' -f1 "$file")"
+  [[ -n "$pid" ]] && [[ "$(process_identity "$pid")" == "$(cat "$file")" ]]
+}
+
+cmd_prune() {
+  local dir name
+  for dir in "$KWOK_WORKDIR"/clusters/pooltuner-*; do
+    [[ -d "$dir" ]] || continue
+    name="$(basename "$dir")"
+    if owner_alive "$dir/pooltuner-owner"; then
+      continue
+    fi
+    say "prune: deleting leftover cluster $name (its owner is gone)"
+    kwokctl delete cluster --name "$name" >&2 || say "prune: kwokctl could not delete $name cleanly"
+    stop_leftover_processes "$dir"
+    rm -rf "$dir"
+  done
+}
+
+# Belt and braces after a crash: kwokctl stops what its pid files name; anything still running from this cluster's
+# directory (matched by the exact path on its command line, never by a broad name) is stopped here.
+stop_leftover_processes() {
+  local dir="$1" pid
+  for pid in $(pgrep -f -- "$dir/" || true); do
+    [[ "$pid" == "$$" ]] && continue
+    kill "$pid" 2>/dev/null || true
+  done
+}
+
+cmd_up() {
+  local name="${1:?usage: kube.sh up NAME KUBECONFIG}" kubeconfig="${2:?usage: kube.sh up NAME KUBECONFIG}"
+  [[ "$name" == pooltuner-* ]] || die "cluster name must start with pooltuner- (got '$name')"
+  require_binaries
+  cmd_prune
+  [[ ! -e "$KWOK_WORKDIR/clusters/$name" ]] || die "cluster $name already exists; names must be unique per run"
+  mkdir -p "$KWOK_WORKDIR/clusters/$name" "$(dirname "$kubeconfig")"
+  process_identity "${POOLTUNER_KUBE_OWNER_PID:-$PPID}" >"$KWOK_WORKDIR/clusters/$name/pooltuner-owner"
+  local start=$SECONDS
+  say "up: creating cluster $name (kube $KUBE_VERSION, etcd $ETCD_VERSION, kwok $KWOK_VERSION; RBAC on)"
+  if ! kwokctl create cluster --name "$name" --runtime binary \
+    --kube-authorization=true --kube-admission=true \
+    --etcd-binary "$(binary_path etcd)" \
+    --kube-apiserver-binary "$(binary_path kube-apiserver)" \
+    --kube-controller-manager-binary "$(binary_path kube-controller-manager)" \
+    --kube-scheduler-binary "$(binary_path kube-scheduler)" \
+    --kwok-controller-binary "$(binary_path kwok)" \
+    --kubectl-binary "$(binary_path kubectl)" \
+    --kubeconfig "$kubeconfig" \
+    --wait 2m --quiet-pull >&2; then
+    say "up: kwokctl failed; component logs follow"
+    tail -n 30 "$KWOK_WORKDIR/clusters/$name"/logs/*.log >&2 2>/dev/null || true
+    die "could not create cluster $name"
+  fi
+  local kubectl
+  kubectl="$(binary_path kubectl)"
+  "$kubectl" --kubeconfig "$kubeconfig" apply -f "$repo/test/cluster/fake-node.yaml" >&2 ||
+    die "could not create the fake node in $name"
+  "$kubectl" --kubeconfig "$kubeconfig" wait --for=condition=Ready node/kwok-node-0 --timeout=120s >&2 ||
+    die "the fake node of $name never became Ready"
+  # Pods need the namespace's default ServiceAccount (admission is on); the controller-manager creates it.
+  local i
+  for i in $(seq 1 120); do
+    "$kubectl" --kubeconfig "$kubeconfig" -n default get serviceaccount default >/dev/null 2>&1 && break
+    ((i == 120)) && die "the default ServiceAccount never appeared in $name"
+    sleep 0.5
+  done
+  say "up: cluster $name ready with node kwok-node-0 in $((SECONDS - start))s; kubeconfig $kubeconfig"
+}
+
+cmd_down() {
+  local name="${1:?usage: kube.sh down NAME}"
+  [[ "$name" == pooltuner-* ]] || die "cluster name must start with pooltuner- (got '$name')"
+  local dir="$KWOK_WORKDIR/clusters/$name"
+  [[ -d "$dir" ]] || {
+    say "down: no cluster $name"
+    return 0
+  }
+  say "down: deleting cluster $name"
+  kwokctl delete cluster --name "$name" >&2 || say "down: kwokctl could not delete $name cleanly"
+  stop_leftover_processes "$dir"
+  rm -rf "$dir"
+}
+
+case "${1:-}" in
+build) cmd_build ;;
+up) cmd_up "${2:-}" "${3:-}" ;;
+down) cmd_down "${2:-}" ;;
+prune) cmd_prune ;;
+bin) binary_path "${2:?usage: kube.sh bin NAME}" ;;
+*) die "usage: kube.sh build|up NAME KUBECONFIG|down NAME|prune|bin NAME" ;;
+esac
