@@ -97,13 +97,10 @@ export function plan(snapshot: Snapshot, policy: Policy): Plan {
       weight: s.w.weight ?? 1,
       bounds: bounds.flatMap((b, i) => (b.members.includes(s) ? [i] : [])),
     }));
-    const result =
-      members.length === 0
-        ? ({ feasible: true, caps: new Map<string, number>(), used: bounds.map(() => 0) } as const)
-        : allocate(
-            demands,
-            bounds.map((b) => b.capacity),
-          );
+    const result = allocate(
+      demands,
+      bounds.map((b) => b.capacity),
+    );
 
     if (result.feasible) {
       for (const s of members) {
@@ -113,7 +110,7 @@ export function plan(snapshot: Snapshot, policy: Policy): Plan {
     } else {
       for (const { bound, needed } of result.overBounds) {
         const b = bounds[bound] as Bound;
-        findings.push(infeasible(db.name, b, needed));
+        findings.push(infeasible(db.name, b, needed, { limit: db.maxConnections, reserve, unmanaged }));
       }
     }
 
@@ -268,8 +265,17 @@ function scopeName(db: string, scope: Scope): string {
   return scope.kind === "server" ? `database ${db}` : `account ${scope.account} on ${db}`;
 }
 
-function infeasible(db: string, b: Bound, needed: number): Finding {
+function infeasible(
+  db: string,
+  b: Bound,
+  needed: number,
+  server: { limit: number; reserve: number; unmanaged: number },
+): Finding {
   const available = b.capacity;
+  const why =
+    b.scope.kind === "server" && available < 0
+      ? ` (reserve ${server.reserve} + other clients ${server.unmanaged} exceed max_connections ${server.limit})`
+      : "";
   const fits = b.members.map((s) => {
     const room = available - (needed - s.processes);
     const workers = Math.max(0, Math.min(s.w.workers, Math.floor(room / Math.max(1, s.podsPeak))));
@@ -290,7 +296,7 @@ function infeasible(db: string, b: Bound, needed: number): Finding {
     available,
     missing: needed - available,
     fits,
-    message: `${scopeName(db, b.scope)}: needs ${needed} connections at 1 per process, allows ${available}: ${needed - available} missing; ${fix}`,
+    message: `${scopeName(db, b.scope)}: needs ${needed} connections at 1 per process, allows ${available}${why}: ${needed - available} missing; ${fix}`,
   };
 }
 
