@@ -1,0 +1,153 @@
+// Which planned changes to apply now. Restarts cost more than arithmetic, so this is where damping lives:
+// decreases that restore safety go first and at once; increases wait for a cooldown and a minimum gain;
+// one workload per database at a time, never while one of its rollouts is still running.
+// Pure: the shell passes the clock and what it knows about each workload.
+import type { Plan, WorkloadPlan } from "./plan-types.js";
+import type { PoolSettings } from "./snapshot.js";
+
+export interface Damping {
+  /** An increase waits this long after the workload's last apply and after it was first seen. */
+  readonly cooldownMs: number;
+  /** An increase must raise the per-process cap by at least this much. */
+  readonly minGain: number;
+}
+
+export const DEFAULT_DAMPING: Damping = { cooldownMs: 10 * 60_000, minGain: 1 };
+
+export interface WorkloadState {
+  /** `off` = recommend only. */
+  readonly updateMode: "auto" | "off";
+  /** When pooltuner last applied values to this workload (read back from the workload itself). */
+  readonly lastAppliedAt?: number;
+  /** When the shell first saw the current increase recommendation; restarts of the shell reset it (safe). */
+  readonly increaseSeenAt?: number;
+  /** A rollout of this workload is still in progress. */
+  readonly rollingOut?: boolean;
+}
+
+export interface Action {
+  readonly workload: string;
+  readonly database: string;
+  readonly change: "decrease" | "increase";
+  readonly from: PoolSettings;
+  readonly to: PoolSettings;
+}
+
+export interface Deferral {
+  readonly workload: string;
+  readonly reason:
+    | "update-mode-off"
+    | "database-busy"
+    | "decrease-pending"
+    | "cooldown"
+    | "gain-too-small"
+    | "would-exceed-now";
+  /** For cooldowns: when the increase may go. */
+  readonly until?: number;
+}
+
+export interface Decision {
+  /** At most one per database. */
+  readonly apply: readonly Action[];
+  readonly deferred: readonly Deferral[];
+}
+
+const capOf = (s: PoolSettings): number => s.poolSize + s.maxOverflow;
+
+export function decide(
+  plan: Plan,
+  states: ReadonlyMap<string, WorkloadState>,
+  now: number,
+  damping: Damping,
+): Decision {
+  const apply: Action[] = [];
+  const deferred: Deferral[] = [];
+  for (const db of plan.databases) {
+    if (!db.feasible) continue;
+    const mine = plan.workloads.filter((w) => w.database === db.name);
+    const pending = mine.filter((w) => w.recommended && w.change !== "none");
+    if (pending.length === 0) continue;
+    const state = (w: WorkloadPlan): WorkloadState => states.get(w.id) ?? { updateMode: "auto" };
+
+    const auto = pending.filter((w) => {
+      if (state(w).updateMode === "off") deferred.push({ workload: w.id, reason: "update-mode-off" });
+      return state(w).updateMode === "auto";
+    });
+    if (mine.some((w) => state(w).rollingOut)) {
+      for (const w of auto) deferred.push({ workload: w.id, reason: "database-busy" });
+      continue;
+    }
+
+    const decreases = auto.filter((w) => w.change === "decrease");
+    if (decreases.length > 0) {
+      // The largest excess first: it restores the most safety with one restart.
+      const excess = (w: WorkloadPlan): number =>
+        w.current.peak === null ? Number.POSITIVE_INFINITY : w.current.peak - (w.recommended?.peak ?? 0);
+      const [first, ...rest] = [...decreases].sort((a, b) => excess(b) - excess(a) || (a.id < b.id ? -1 : 1));
+      if (first) apply.push(action(first));
+      for (const w of rest) deferred.push({ workload: w.id, reason: "database-busy" });
+      for (const w of auto.filter((x) => x.change === "increase"))
+        deferred.push({ workload: w.id, reason: "decrease-pending" });
+      continue;
+    }
+
+    let chosen = false;
+    for (const w of auto) {
+      const rec = w.recommended;
+      if (!rec) continue;
+      const s = state(w);
+      if (rec.cap - capOf(w.current.settings) < damping.minGain) {
+        deferred.push({ workload: w.id, reason: "gain-too-small" });
+        continue;
+      }
+      const until = Math.max(
+        (s.lastAppliedAt ?? Number.NEGATIVE_INFINITY) + damping.cooldownMs,
+        (s.increaseSeenAt ?? now) + damping.cooldownMs,
+      );
+      if (now < until) {
+        deferred.push({ workload: w.id, reason: "cooldown", until });
+        continue;
+      }
+      // Others may still run above their plan (update-mode off, failed rollouts): the increase must fit now too,
+      // on the server and on the workload's account.
+      const acct = db.accounts.find((a) => a.account === w.account);
+      const bounds = [
+        { usable: db.usable, members: mine },
+        ...(acct ? [{ usable: acct.usable, members: mine.filter((x) => x.account === w.account) }] : []),
+      ];
+      if (!bounds.every((b) => fitsAfter(b.members, w.id, rec.peak, b.usable))) {
+        deferred.push({ workload: w.id, reason: "would-exceed-now" });
+        continue;
+      }
+      if (chosen) {
+        deferred.push({ workload: w.id, reason: "database-busy" });
+        continue;
+      }
+      apply.push(action(w));
+      chosen = true;
+    }
+  }
+  return { apply, deferred };
+}
+
+/** Σ current peaks with `id` at `peak` instead stays within `usable` (unbounded never does). */
+function fitsAfter(members: readonly WorkloadPlan[], id: string, peak: number, usable: number): boolean {
+  let total = 0;
+  for (const x of members) {
+    const p = x.id === id ? peak : x.current.peak;
+    if (p === null) return false;
+    total += p;
+  }
+  return total <= usable;
+}
+
+function action(w: WorkloadPlan): Action {
+  const to = w.recommended as PoolSettings;
+  return {
+    workload: w.id,
+    database: w.database,
+    change: w.change === "increase" ? "increase" : "decrease",
+    from: w.current.settings,
+    to: { poolSize: to.poolSize, maxOverflow: to.maxOverflow },
+  };
+}
