@@ -1,0 +1,109 @@
+// `mysql://user:pass@host:port/db?socket=...&ssl=true` parsing and redaction.
+// Secrets rule (preamble, DESIGN §4): a password never leaves this module in any string we build.
+
+export interface MysqlDsn {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  /** Empty when the URL has no path; the probe needs no database. */
+  database: string;
+  /** Unix socket path (`?socket=`); when set, host/port only label messages. */
+  socketPath?: string;
+  /** `?ssl=true` turns on TLS with certificate verification (mysql2 defaults). */
+  ssl: boolean;
+}
+
+export class DsnError extends Error {
+  override readonly name = "DsnError";
+}
+
+// SQLAlchemy-style schemes (mysql+pymysql://) are accepted so an app's URL can be pasted as is.
+const SCHEME = /^(mysql|mariadb)(\+[a-z0-9_]+)?:$/i;
+// charset is accepted for the same reason and ignored: the probe reads only numbers and ASCII names.
+const KNOWN_PARAMS = new Set(["socket", "ssl", "charset"]);
+export const DEFAULT_MYSQL_PORT = 3306;
+
+/**
+ * Parses a MySQL URL. User and password are percent-decoded; encode `@ : / ? #` in them.
+ * Errors name the redacted URL, never the password.
+ */
+export function parseMysqlUrl(url: string): MysqlDsn {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new DsnError(`not a valid MySQL URL: ${redact(url)} (expected mysql://user:password@host:port/database)`);
+  }
+  const shown = redact(url);
+  if (!SCHEME.test(parsed.protocol)) {
+    throw new DsnError(`unsupported scheme "${parsed.protocol}" in ${shown}: use mysql://`);
+  }
+  const host = parsed.hostname.replace(/^\[(.*)\]$/, "$1");
+  if (!host) throw new DsnError(`missing host in ${shown}`);
+  let port = DEFAULT_MYSQL_PORT;
+  if (parsed.port !== "") {
+    port = Number(parsed.port);
+    if (!Number.isInteger(port) || port < 1 || port > 65_535) throw new DsnError(`invalid port in ${shown}`);
+  }
+  if (`${parsed.pathname}${parsed.search}${parsed.hash}`.includes("@") || (!parsed.username && url.includes("@"))) {
+    throw new DsnError(`cannot parse ${shown}: percent-encode @ : / ? # in the user and password`);
+  }
+  const user = decode(parsed.username, "user", shown);
+  if (!user) throw new DsnError(`missing user in ${shown}`);
+  const password = decode(parsed.password, "password", shown);
+  const database = decode(parsed.pathname.replace(/^\//, ""), "database", shown);
+  if (database.includes("/")) throw new DsnError(`invalid database name in ${shown}`);
+
+  for (const key of parsed.searchParams.keys()) {
+    if (!KNOWN_PARAMS.has(key)) {
+      throw new DsnError(`unknown parameter "${key}" in ${shown} (known: ${[...KNOWN_PARAMS].join(", ")})`);
+    }
+  }
+  const sslParam = parsed.searchParams.get("ssl");
+  if (sslParam !== null && !["true", "false", "1", "0"].includes(sslParam)) {
+    throw new DsnError(`invalid ssl value "${sslParam}" in ${shown}: use true or false`);
+  }
+  const dsn: MysqlDsn = {
+    host,
+    port,
+    user,
+    password,
+    database,
+    ssl: sslParam === "true" || sslParam === "1",
+  };
+  const socket = parsed.searchParams.get("socket");
+  if (socket) dsn.socketPath = socket;
+  return dsn;
+}
+
+/**
+ * The URL with its password replaced by `***`; safe for logs, errors and output. String-based on purpose:
+ * everything between the first `:` after `scheme://` and the LAST `@` is hidden, so a password with unencoded
+ * `@ / ? #` (which URL parsers split in surprising places) is still never shown.
+ */
+export function redact(url: string): string {
+  const m = /^([a-z][a-z0-9+.-]*:\/\/)(.*)$/is.exec(url);
+  if (!m) return "<unparseable URL>"; // could be anything, a pasted password included
+  const [, scheme = "", rest = ""] = m;
+  const at = rest.lastIndexOf("@");
+  if (at < 0) return url;
+  const userinfo = rest.slice(0, at);
+  const colon = userinfo.indexOf(":");
+  if (colon < 0) return url;
+  return `${scheme}${userinfo.slice(0, colon)}:***@${rest.slice(at + 1)}`;
+}
+
+/** `user@host:port` (or `user@socket`): how errors and logs name a target. */
+export function describeTarget(dsn: Pick<MysqlDsn, "host" | "port" | "user" | "socketPath">): string {
+  const where = dsn.socketPath ?? (dsn.host.includes(":") ? `[${dsn.host}]:${dsn.port}` : `${dsn.host}:${dsn.port}`);
+  return `${dsn.user}@${where}`;
+}
+
+function decode(value: string, field: string, shown: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    throw new DsnError(`invalid percent-encoding in the ${field} of ${shown}`);
+  }
+}
