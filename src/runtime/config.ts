@@ -1,0 +1,118 @@
+// The daemons' configuration file: the databases workloads may name, and the planner's knobs.
+// Kubernetes mounts it from a Secret; compose mounts it as a file. URLs may come from a file or an env var
+// so the secret never has to sit in the config itself.
+import { readFile } from "node:fs/promises";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { DEFAULT_POLICY, type Policy, type SizingRow, validateSizingTable } from "../core/index.js";
+
+const reserveSchema = z
+  .object({ absolute: z.number().int().min(0).default(0), percent: z.number().min(0).max(100).default(0) })
+  .strict();
+
+const databaseSchema = z
+  .object({
+    name: z
+      .string()
+      .min(1)
+      .regex(/^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$/i, "letters, digits, . _ -"),
+    url: z.string().min(1).optional(),
+    urlFile: z.string().min(1).optional(),
+    urlEnv: z.string().min(1).optional(),
+    reserve: reserveSchema.optional(),
+  })
+  .strict()
+  .refine((d) => [d.url, d.urlFile, d.urlEnv].filter(Boolean).length === 1, {
+    message: "set exactly one of url, urlFile, urlEnv",
+  });
+
+const rowSchema = z
+  .object({
+    name: z.string().min(1),
+    cpu: z.number().positive(),
+    memoryGiB: z.number().positive(),
+    workers: z.number().int().min(1),
+    poolSize: z.number().int().min(1),
+    maxOverflow: z.number().int().min(0),
+  })
+  .strict();
+
+const configSchema = z
+  .object({
+    databases: z.array(databaseSchema).min(1),
+    reserve: reserveSchema.optional(),
+    sizingTable: z.array(rowSchema).min(1).optional(),
+  })
+  .strict();
+
+export interface DatabaseConfig {
+  readonly name: string;
+  /** Resolved monitoring URL. Never log it. */
+  readonly url: string;
+  readonly reserve?: { absolute: number; percent: number };
+}
+
+export interface DaemonConfig {
+  readonly databases: readonly DatabaseConfig[];
+  readonly policy: Policy;
+}
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+/** Parse and resolve a config document. `env` and `readText` are passed in so tests and shells decide. */
+export async function loadConfig(
+  text: string,
+  source: string,
+  env: Readonly<Record<string, string | undefined>>,
+  readText: (path: string) => Promise<string> = (p) => readFile(p, "utf8"),
+): Promise<DaemonConfig> {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`${source}: not valid YAML: ${(err as Error).message.split("\n")[0]}`);
+  }
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
+    throw new ConfigError(`${source}: ${issues.join("; ")}`);
+  }
+  const names = new Set<string>();
+  const databases: DatabaseConfig[] = [];
+  for (const d of parsed.data.databases) {
+    if (names.has(d.name)) throw new ConfigError(`${source}: database ${d.name} is defined twice`);
+    names.add(d.name);
+    let url = d.url;
+    if (d.urlEnv) {
+      url = env[d.urlEnv];
+      if (!url) throw new ConfigError(`${source}: database ${d.name}: env var ${d.urlEnv} is not set`);
+    }
+    if (d.urlFile) {
+      try {
+        url = (await readText(d.urlFile)).trim();
+      } catch {
+        throw new ConfigError(`${source}: database ${d.name}: cannot read urlFile ${d.urlFile}`);
+      }
+    }
+    databases.push({ name: d.name, url: url as string, ...(d.reserve ? { reserve: d.reserve } : {}) });
+  }
+  const GiB = 1024 ** 3;
+  const sizingTable: SizingRow[] | undefined = parsed.data.sizingTable?.map((r) => ({
+    name: r.name,
+    cpuMillis: Math.round(r.cpu * 1000),
+    memoryBytes: Math.round(r.memoryGiB * GiB),
+    workers: r.workers,
+    poolSize: r.poolSize,
+    maxOverflow: r.maxOverflow,
+  }));
+  const policy: Policy = {
+    ...DEFAULT_POLICY,
+    ...(parsed.data.reserve ? { reserve: parsed.data.reserve } : {}),
+    ...(sizingTable ? { sizingTable } : {}),
+  };
+  const problems = validateSizingTable(policy.sizingTable);
+  if (problems.length > 0) throw new ConfigError(`${source}: ${problems.join("; ")}`);
+  return { databases, policy };
+}
