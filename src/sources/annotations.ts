@@ -1,0 +1,249 @@
+// Workload options from Kubernetes annotations (`pooltuner.io/<key>`) or Docker labels (`io.pooltuner.<key>`).
+// Same keys in both (DESIGN §4). Parsing returns data (STYLE 8): every bad key becomes one finding that names
+// the object and the key; nothing throws. Used by `plan`/`check`, the Kubernetes controller and the compose daemon.
+
+export type OptionsFlavor = "kubernetes" | "docker";
+
+export const PREFIX: Readonly<Record<OptionsFlavor, string>> = {
+  kubernetes: "pooltuner.io/",
+  docker: "io.pooltuner.",
+};
+
+export type UpdateMode = "auto" | "off";
+
+export interface WorkloadOptions {
+  /** Opt-in: only `enabled: "true"` workloads are managed. Default false. */
+  readonly enabled: boolean;
+  /** Name of the database the workload uses; absent lets a single-database setup pick it. */
+  readonly database?: string;
+  /** Kubernetes only: which container's env to read and write. Default: the first container. */
+  readonly container?: string;
+  /** Env var holding SQLAlchemy `pool_size`. Default `DB_POOL_SIZE`. */
+  readonly poolSizeEnv: string;
+  /** Env var holding SQLAlchemy `max_overflow`. Default `DB_MAX_OVERFLOW`. */
+  readonly maxOverflowEnv: string;
+  /** Env var holding the worker count; absent = detect (GUNICORN_WORKERS, WEB_CONCURRENCY, `--workers N`). */
+  readonly workersEnv?: string;
+  /** Explicit worker processes per pod/container; wins over any detection. */
+  readonly workers?: number;
+  /** Share of a tight budget relative to the other workloads of the same database. Default 1. */
+  readonly weight: number;
+  /** auto: apply; off: recommend only. Default auto (enabling is the opt-in). */
+  readonly updateMode: UpdateMode;
+  /** Database user the workload connects as; workloads sharing it share its connection limits. */
+  readonly account?: string;
+}
+
+export const DEFAULT_OPTIONS: WorkloadOptions = {
+  enabled: false,
+  poolSizeEnv: "DB_POOL_SIZE",
+  maxOverflowEnv: "DB_MAX_OVERFLOW",
+  weight: 1,
+  updateMode: "auto",
+};
+
+export interface OptionFinding {
+  /** The object the key sits on, e.g. `Deployment shop/web` or `service web`. */
+  readonly object: string;
+  /** The full key, e.g. `pooltuner.io/weight`. */
+  readonly field: string;
+  readonly value?: string;
+  readonly message: string;
+}
+
+export interface ParsedOptions {
+  readonly options: WorkloadOptions;
+  /** True when at least one key under the prefix is present (enabled or not). */
+  readonly present: boolean;
+  readonly errors: readonly OptionFinding[];
+  readonly warnings: readonly OptionFinding[];
+}
+
+/** Keys the shells write themselves (status, applied values); never reported as unknown. */
+const WRITTEN_BY_POOLTUNER = /^(status|applied|last-|observed)/;
+
+const KEYS = [
+  "enabled",
+  "database",
+  "container",
+  "pool-size-env",
+  "max-overflow-env",
+  "workers-env",
+  "workers",
+  "weight",
+  "update-mode",
+  "account",
+] as const;
+type Key = (typeof KEYS)[number];
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const DATABASE_NAME = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$/;
+const CONTAINER_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const MAX_WORKERS = 10_000;
+const MAX_WEIGHT = 1_000_000;
+
+type Rule<T> = (value: string) => { value: T } | { message: string };
+
+const envName: Rule<string> = (v) =>
+  ENV_NAME.test(v) ? { value: v } : { message: "must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*)" };
+
+const RULES: { [K in Key]: Rule<unknown> } = {
+  enabled: (v) => {
+    const t = v.trim().toLowerCase();
+    return t === "true" || t === "false" ? { value: t === "true" } : { message: 'must be "true" or "false"' };
+  },
+  database: (v) =>
+    DATABASE_NAME.test(v) ? { value: v } : { message: "must be a database name (letters, digits, '.', '_', '-')" },
+  container: (v) =>
+    CONTAINER_NAME.test(v) ? { value: v } : { message: "must be a container name (lowercase letters, digits, '-')" },
+  "pool-size-env": envName,
+  "max-overflow-env": envName,
+  "workers-env": envName,
+  workers: (v) => {
+    const n = /^\d+$/.test(v.trim()) ? Number(v) : Number.NaN;
+    return Number.isInteger(n) && n >= 1 && n <= MAX_WORKERS
+      ? { value: n }
+      : { message: `must be a whole number of worker processes from 1 to ${MAX_WORKERS}` };
+  },
+  weight: (v) => {
+    const n = /^\d*\.?\d+$/.test(v.trim()) ? Number(v) : Number.NaN;
+    return Number.isFinite(n) && n > 0 && n <= MAX_WEIGHT
+      ? { value: n }
+      : { message: `must be a number > 0 and <= ${MAX_WEIGHT}, such as 1 or 2.5` };
+  },
+  "update-mode": (v) => {
+    const t = v.trim().toLowerCase();
+    return t === "auto" || t === "off" ? { value: t } : { message: 'must be "auto" or "off"' };
+  },
+  account: (v) =>
+    v.length <= 80 && !/[\s\p{Cc}]/u.test(v)
+      ? { value: v }
+      : { message: "must be a database user name (at most 80 characters, no spaces)" },
+};
+
+/**
+ * Parse the options of one workload from its annotations or labels.
+ * `object` names the workload in findings (`Deployment shop/web`, `service web`).
+ */
+export function parseWorkloadOptions(
+  map: Readonly<Record<string, unknown>> | undefined,
+  flavor: OptionsFlavor,
+  object: string,
+): ParsedOptions {
+  const prefix = PREFIX[flavor];
+  const errors: OptionFinding[] = [];
+  const warnings: OptionFinding[] = [];
+  const values: Partial<Record<Key, unknown>> = {};
+  let present = false;
+
+  for (const [field, raw] of Object.entries(map ?? {})) {
+    if (!field.startsWith(prefix)) continue;
+    present = true;
+    const key = field.slice(prefix.length);
+    if (WRITTEN_BY_POOLTUNER.test(key)) continue;
+    if (!isKey(key)) {
+      const near = nearestKey(key);
+      warnings.push({
+        object,
+        field,
+        message: `unknown key, ignored${near ? ` (did you mean ${prefix}${near}?)` : ""}`,
+      });
+      continue;
+    }
+    // Labels and annotations are strings; YAML may still hand us `true` or `4` when unquoted.
+    const value =
+      typeof raw === "string" ? raw : typeof raw === "number" || typeof raw === "boolean" ? String(raw) : "";
+    if (typeof raw !== "string" && typeof raw !== "number" && typeof raw !== "boolean") {
+      errors.push({ object, field, message: "must be a string" });
+      continue;
+    }
+    if (value.trim() === "") {
+      errors.push({ object, field, value, message: "is empty" });
+      continue;
+    }
+    const result = RULES[key](value.trim());
+    if ("message" in result) errors.push({ object, field, value, message: result.message });
+    else values[key] = result.value;
+  }
+
+  const options: WorkloadOptions = {
+    enabled: (values.enabled as boolean | undefined) ?? DEFAULT_OPTIONS.enabled,
+    poolSizeEnv: (values["pool-size-env"] as string | undefined) ?? DEFAULT_OPTIONS.poolSizeEnv,
+    maxOverflowEnv: (values["max-overflow-env"] as string | undefined) ?? DEFAULT_OPTIONS.maxOverflowEnv,
+    weight: (values.weight as number | undefined) ?? DEFAULT_OPTIONS.weight,
+    updateMode: (values["update-mode"] as UpdateMode | undefined) ?? DEFAULT_OPTIONS.updateMode,
+    ...optional("database", values.database as string | undefined),
+    ...optional("container", values.container as string | undefined),
+    ...optional("workersEnv", values["workers-env"] as string | undefined),
+    ...optional("workers", values.workers as number | undefined),
+    ...optional("account", values.account as string | undefined),
+  };
+
+  if (options.poolSizeEnv === options.maxOverflowEnv) {
+    errors.push({
+      object,
+      field: `${prefix}max-overflow-env`,
+      value: options.maxOverflowEnv,
+      message: `must differ from ${prefix}pool-size-env (both name ${options.poolSizeEnv})`,
+    });
+  }
+  if (options.workers !== undefined && options.workersEnv !== undefined) {
+    warnings.push({
+      object,
+      field: `${prefix}workers-env`,
+      value: options.workersEnv,
+      message: `ignored: ${prefix}workers=${options.workers} is set and wins`,
+    });
+  }
+  if (flavor === "docker" && options.container !== undefined) {
+    warnings.push({
+      object,
+      field: `${prefix}container`,
+      value: options.container,
+      message: "ignored for Docker: a service's labels already belong to one container",
+    });
+  }
+  if (present && values.enabled === undefined && errors.every((e) => e.field !== `${prefix}enabled`)) {
+    warnings.push({
+      object,
+      field: `${prefix}enabled`,
+      message: `not set: the workload has ${prefix}* keys but is not managed until ${prefix}enabled is "true"`,
+    });
+  }
+  return { options, present, errors, warnings };
+}
+
+export function formatOptionFinding(f: OptionFinding): string {
+  return `${f.object}: ${f.field}${f.value !== undefined ? `="${f.value}"` : ""}: ${f.message}`;
+}
+
+function isKey(key: string): key is Key {
+  return (KEYS as readonly string[]).includes(key);
+}
+
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}
+
+/** The known key within edit distance 2, for typo hints. */
+function nearestKey(key: string): Key | undefined {
+  let best: { key: Key; d: number } | undefined;
+  for (const k of KEYS) {
+    const d = editDistance(key, k);
+    if (d <= 2 && (!best || d < best.d)) best = { key: k, d };
+  }
+  return best?.key;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      row[j] = Math.min((prev[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + cost);
+    }
+    prev = row;
+  }
+  return prev[b.length] ?? 0;
+}

@@ -1,0 +1,283 @@
+// docker-compose files -> workloads. Reads what `docker compose up` would run: labels, replicas, environment
+// (env_file, then `environment`), `${VAR}` interpolation from the shell and the project's `.env`, resource limits
+// and the command. Recreating a compose container is stop-first (DESIGN §3), so there is no surge.
+import { readFile } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import type { Rollout } from "../core/index.js";
+import { PREFIX, parseWorkloadOptions } from "./annotations.js";
+import { interpolate, type Lookup, parseEnvFile } from "./dotenv.js";
+import { inFile, type LoadedWorkload, type SourceFinding, type SourceResult } from "./findings.js";
+import { describe, parseComposeBytes, parseComposeCpus } from "./quantity.js";
+import { type EnvValue, splitArgs } from "./workers.js";
+import { buildWorkload } from "./workload.js";
+
+export interface ComposeInput {
+  /** The path as the user gave it; findings use it. */
+  readonly file: string;
+  /** The parsed YAML document. */
+  readonly data: unknown;
+  /** The shell environment compose would see (wins over `.env`, as in compose). */
+  readonly environment: Readonly<Record<string, string | undefined>>;
+}
+
+type Json = Record<string, unknown>;
+const isMap = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** Whether a parsed YAML document looks like a compose file: a `services` map and no Kubernetes `kind`. */
+export function isComposeDocument(data: unknown): boolean {
+  return isMap(data) && isMap(data.services) && data.kind === undefined && data.apiVersion === undefined;
+}
+
+export async function readCompose(input: ComposeInput): Promise<SourceResult> {
+  const { file } = input;
+  const dir = dirname(file);
+  const errors: SourceFinding[] = [];
+  const warnings: SourceFinding[] = [];
+  const workloads: LoadedWorkload[] = [];
+  const data = input.data as Json;
+
+  // The project's .env feeds interpolation only; the shell environment wins over it.
+  const dotenvPath = join(dir, ".env");
+  const dotenvText = await readOptional(dotenvPath);
+  let dotenv: ReadonlyMap<string, string> = new Map();
+  if (dotenvText instanceof Error) {
+    errors.push({ file: dotenvPath, message: `cannot read: ${dotenvText.message}` });
+  } else if (dotenvText !== undefined) {
+    const parsedEnv = parseEnvFile(dotenvText, (name) => input.environment[name]);
+    dotenv = parsedEnv.vars;
+    for (const e of parsedEnv.errors) errors.push({ file: `${dotenvPath}:${e.line}`, message: e.message });
+  }
+  const lookup: Lookup = (name) => input.environment[name] ?? dotenv.get(name);
+
+  const interp = (value: unknown, object: string, field: string): unknown => {
+    const missing = new Set<string>();
+    const out = deepInterpolate(value, lookup, missing, (message) => errors.push({ file, object, field, message }));
+    for (const name of missing) {
+      warnings.push({ file, object, field, message: `variable ${name} is not set; using an empty string` });
+    }
+    return out;
+  };
+
+  const project = projectName(input.environment.COMPOSE_PROJECT_NAME ?? str(interp(data.name, "project", "name")), dir);
+
+  for (const [service, rawDef] of Object.entries(data.services as Json)) {
+    const object = `service ${service}`;
+    if (!isMap(rawDef)) {
+      if (rawDef !== null) errors.push({ file, object, message: `must be a map, got ${describe(rawDef)}` });
+      continue;
+    }
+    const labels = labelMap(interp(rawDef.labels, object, "labels"), (message) =>
+      errors.push({ file, object, field: "labels", message }),
+    );
+    const parsed = parseWorkloadOptions(labels, "docker", object);
+    errors.push(...parsed.errors.map((f) => inFile(file, f)));
+    warnings.push(...parsed.warnings.map((f) => inFile(file, f)));
+    if (!parsed.options.enabled) continue;
+
+    const def = interp(rawDef, object, "service") as Json;
+    const fail = (field: string, message: string) => errors.push({ file, object, field, message });
+    const deploy = isMap(def.deploy) ? def.deploy : {};
+
+    const env = new Map<string, EnvValue>();
+    for (const entry of envFileEntries(def.env_file, (m) => fail("env_file", m))) {
+      const path = resolve(dir, entry.path);
+      const shown = join(dir, entry.path);
+      const text = await readOptional(path);
+      if (text instanceof Error) {
+        fail("env_file", `cannot read ${shown}: ${text.message}`);
+        continue;
+      }
+      if (text === undefined) {
+        if (entry.required) fail("env_file", `${shown} does not exist`);
+        continue;
+      }
+      const parsedFile = parseEnvFile(text, lookup);
+      for (const e of parsedFile.errors) errors.push({ file: `${shown}:${e.line}`, object, message: e.message });
+      for (const [k, v] of parsedFile.vars) env.set(k, { kind: "value", value: v });
+    }
+    for (const [k, v] of environmentEntries(def.environment, lookup, (m) => fail("environment", m))) {
+      env.set(k, { kind: "value", value: v });
+    }
+
+    const replicas = replicaCount(deploy, def, fail, (f, m) => warnings.push({ file, object, field: f, message: m }));
+    const resources = limits(deploy, def, fail);
+    const command = [...commandArgs(def.entrypoint), ...commandArgs(def.command)];
+    const updateConfig = isMap(deploy.update_config) ? deploy.update_config : {};
+    const rollout: Rollout = updateConfig.order === "start-first" ? { type: "StartFirst" } : { type: "StopFirst" };
+
+    const built = buildWorkload({
+      id: `compose:${project}/${service}`,
+      kind: "ComposeService",
+      object,
+      prefix: PREFIX.docker,
+      options: parsed.options,
+      env,
+      command,
+      replicas,
+      rollout,
+      resources,
+    });
+    errors.push(...built.errors.map((f) => inFile(file, f)));
+    warnings.push(...built.warnings.map((f) => inFile(file, f)));
+    workloads.push({ ...built, file, object, flavor: "docker", options: parsed.options });
+  }
+  return { workloads, errors, warnings };
+}
+
+/** compose's rule: lowercase, only [a-z0-9_-], from `name:` or the directory's name. */
+function projectName(explicit: string | undefined, dir: string): string {
+  const raw = explicit && explicit.trim() !== "" ? explicit : basename(resolve(dir));
+  return raw.toLowerCase().replace(/[^a-z0-9_-]/g, "");
+}
+
+function deepInterpolate(value: unknown, lookup: Lookup, missing: Set<string>, error: (m: string) => void): unknown {
+  if (typeof value === "string") {
+    const r = interpolate(value, lookup);
+    for (const m of r.missing) missing.add(m);
+    for (const e of r.errors) error(e);
+    return r.value;
+  }
+  if (Array.isArray(value)) return value.map((v) => deepInterpolate(v, lookup, missing, error));
+  if (isMap(value)) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, deepInterpolate(v, lookup, missing, error)]));
+  }
+  return value;
+}
+
+/** `labels:` as a map or as a list of `key=value`. */
+function labelMap(raw: unknown, fail: (m: string) => void): Record<string, unknown> {
+  if (raw === undefined || raw === null) return {};
+  if (isMap(raw)) return raw;
+  if (Array.isArray(raw)) {
+    const out: Record<string, unknown> = {};
+    for (const item of raw) {
+      if (typeof item !== "string") {
+        fail(`list entries must be "key=value" strings, got ${describe(item)}`);
+        continue;
+      }
+      const eq = item.indexOf("=");
+      if (eq < 0) out[item] = "";
+      else out[item.slice(0, eq)] = item.slice(eq + 1);
+    }
+    return out;
+  }
+  fail(`must be a map or a list of "key=value", got ${describe(raw)}`);
+  return {};
+}
+
+/** `environment:` as a map (null = from the shell) or a list of `KEY=VALUE` / `KEY` (from the shell). */
+function environmentEntries(raw: unknown, lookup: Lookup, fail: (m: string) => void): [string, string][] {
+  const out: [string, string][] = [];
+  const fromShell = (key: string) => {
+    const v = lookup(key);
+    if (v !== undefined) out.push([key, v]);
+  };
+  if (raw === undefined || raw === null) return out;
+  if (isMap(raw)) {
+    for (const [k, v] of Object.entries(raw)) {
+      if (v === null || v === undefined) fromShell(k);
+      else if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") out.push([k, String(v)]);
+      else fail(`${k} must be a string, number or boolean, got ${describe(v)}`);
+    }
+    return out;
+  }
+  if (Array.isArray(raw)) {
+    for (const item of raw) {
+      if (typeof item !== "string") {
+        fail(`list entries must be "KEY=VALUE" strings, got ${describe(item)}`);
+        continue;
+      }
+      const eq = item.indexOf("=");
+      if (eq < 0) fromShell(item);
+      else out.push([item.slice(0, eq), item.slice(eq + 1)]);
+    }
+    return out;
+  }
+  fail(`must be a map or a list of "KEY=VALUE", got ${describe(raw)}`);
+  return out;
+}
+
+/** `env_file:` as a path, a list of paths, or a list of `{path, required}`. */
+function envFileEntries(raw: unknown, fail: (m: string) => void): { path: string; required: boolean }[] {
+  if (raw === undefined || raw === null) return [];
+  const items = Array.isArray(raw) ? raw : [raw];
+  const out: { path: string; required: boolean }[] = [];
+  for (const item of items) {
+    if (typeof item === "string") out.push({ path: item, required: true });
+    else if (isMap(item) && typeof item.path === "string")
+      out.push({ path: item.path, required: item.required !== false });
+    else fail(`entries must be paths or {path, required}, got ${describe(item)}`);
+  }
+  return out;
+}
+
+function replicaCount(
+  deploy: Json,
+  def: Json,
+  fail: (field: string, m: string) => void,
+  warn: (field: string, m: string) => void,
+): number {
+  if (deploy.mode === "global") {
+    warn("deploy.mode", "global runs one container per node; planning for 1");
+    return 1;
+  }
+  const field = deploy.replicas !== undefined ? "deploy.replicas" : def.scale !== undefined ? "scale" : undefined;
+  if (!field) return 1;
+  const raw = field === "deploy.replicas" ? deploy.replicas : def.scale;
+  const n =
+    typeof raw === "number" ? raw : typeof raw === "string" && /^\d+$/.test(raw.trim()) ? Number(raw) : Number.NaN;
+  if (!Number.isInteger(n) || n < 0) {
+    fail(field, `must be a whole number >= 0, got ${describe(raw)}`);
+    return 1;
+  }
+  if (field === "deploy.replicas" && def.scale !== undefined && Number(def.scale) !== n) {
+    warn("scale", `differs from deploy.replicas (${n}); using deploy.replicas`);
+  }
+  return n;
+}
+
+function limits(
+  deploy: Json,
+  def: Json,
+  fail: (field: string, m: string) => void,
+): { cpuMillis?: number; memoryBytes?: number } {
+  const res = isMap(deploy.resources) && isMap(deploy.resources.limits) ? deploy.resources.limits : {};
+  const out: { cpuMillis?: number; memoryBytes?: number } = {};
+  const cpu =
+    res.cpus !== undefined ? (["deploy.resources.limits.cpus", res.cpus] as const) : (["cpus", def.cpus] as const);
+  if (cpu[1] !== undefined) {
+    const p = parseComposeCpus(cpu[1]);
+    if (p.ok) out.cpuMillis = p.value;
+    else fail(cpu[0], p.message);
+  }
+  const mem =
+    res.memory !== undefined
+      ? (["deploy.resources.limits.memory", res.memory] as const)
+      : (["mem_limit", def.mem_limit] as const);
+  if (mem[1] !== undefined) {
+    const p = parseComposeBytes(mem[1]);
+    if (p.ok) out.memoryBytes = p.value;
+    else fail(mem[0], p.message);
+  }
+  return out;
+}
+
+function commandArgs(raw: unknown): string[] {
+  if (typeof raw === "string") return splitArgs(raw);
+  if (Array.isArray(raw)) return raw.map((a) => String(a));
+  return [];
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === "string" ? v : undefined;
+}
+
+/** The file's text; undefined when it does not exist; an Error for anything else (a directory, no permission). */
+async function readOptional(path: string): Promise<string | undefined | Error> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    return e.code === "ENOENT" ? undefined : new Error(e.code ?? e.message);
+  }
+}

@@ -1,0 +1,340 @@
+// Kubernetes manifests -> workloads: Deployments (RollingUpdate surge, Recreate), StatefulSets (ordered, no surge),
+// HPAs (maxReplicas is planned for), annotations (DESIGN §4), the chosen container's env, command and limits.
+// ConfigMaps in the same files feed `configMapKeyRef` / `envFrom`; Secrets and field refs cannot be read.
+import type { Rollout } from "../core/index.js";
+import { PREFIX, parseWorkloadOptions } from "./annotations.js";
+import { inFile, type LoadedWorkload, type SourceFinding, type SourceResult } from "./findings.js";
+import { describe, parseCpuMillis, parseIntOrPercent, parseMemoryBytes } from "./quantity.js";
+import type { EnvValue } from "./workers.js";
+import { buildWorkload } from "./workload.js";
+
+export interface ManifestFile {
+  readonly file: string;
+  readonly docs: readonly unknown[];
+}
+
+type Json = Record<string, unknown>;
+const isMap = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
+
+interface KubeObject {
+  readonly file: string;
+  readonly kind: string;
+  readonly apiVersion: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly body: Json;
+}
+
+const WORKLOAD_KINDS = new Set(["Deployment", "StatefulSet"]);
+const DEFAULT_NAMESPACE = "default";
+
+/** Whether a parsed YAML document is a Kubernetes object (or a `List` of them). */
+export function isKubeDocument(data: unknown): boolean {
+  return isMap(data) && typeof data.apiVersion === "string" && typeof data.kind === "string";
+}
+
+export function readManifests(files: readonly ManifestFile[]): SourceResult {
+  const errors: SourceFinding[] = [];
+  const warnings: SourceFinding[] = [];
+  const objects = collect(files, errors);
+
+  const configMaps = new Map<string, Json>();
+  const hpas = new Map<string, { min: number; max: number; from: string }[]>();
+  for (const o of objects) {
+    if (o.kind === "ConfigMap") configMaps.set(`${o.namespace}/${o.name}`, isMap(o.body.data) ? o.body.data : {});
+    if (o.kind === "HorizontalPodAutoscaler") {
+      const hpa = readHpa(o, errors);
+      if (!hpa) continue;
+      const key = `${o.namespace}/${hpa.kind}/${hpa.name}`;
+      hpas.set(key, [...(hpas.get(key) ?? []), { min: hpa.min, max: hpa.max, from: `${o.file}: ${o.name}` }]);
+    }
+  }
+
+  const workloads: LoadedWorkload[] = [];
+  const seen = new Map<string, string>();
+  for (const o of objects) {
+    if (!WORKLOAD_KINDS.has(o.kind)) continue;
+    const object = `${o.kind} ${o.namespace}/${o.name}`;
+    const id = `kube:${o.namespace}/${o.kind}/${o.name}`;
+    const fail = (field: string, message: string, value?: string) =>
+      errors.push({ file: o.file, object, field, message, ...(value !== undefined ? { value } : {}) });
+    const warn = (field: string, message: string) => warnings.push({ file: o.file, object, field, message });
+
+    const metadata = o.body.metadata as Json;
+    const parsed = parseWorkloadOptions(
+      isMap(metadata.annotations) ? metadata.annotations : undefined,
+      "kubernetes",
+      object,
+    );
+    errors.push(...parsed.errors.map((f) => inFile(o.file, f)));
+    warnings.push(...parsed.warnings.map((f) => inFile(o.file, f)));
+    if (!parsed.options.enabled) continue;
+    const first = seen.get(id);
+    if (first !== undefined) {
+      fail("metadata.name", `defined twice (also in ${first})`);
+      continue;
+    }
+    seen.set(id, o.file);
+
+    const spec = isMap(o.body.spec) ? o.body.spec : {};
+    const replicas = wholeNumber(spec.replicas, 1, "spec.replicas", fail);
+    const rollout = o.kind === "StatefulSet" ? ({ type: "Ordered" } as const) : deploymentRollout(spec, fail);
+
+    const hpaList = hpas.get(`${o.namespace}/${o.kind}/${o.name}`) ?? [];
+    if (hpaList.length > 1) {
+      warn(
+        "HorizontalPodAutoscaler",
+        `${hpaList.length} HPAs target it (${hpaList.map((h) => h.from).join(", ")}); planning for the largest maxReplicas`,
+      );
+    }
+    const hpa = hpaList.reduce<{ min: number; max: number } | undefined>(
+      (a, h) => (a === undefined || h.max > a.max ? { min: h.min, max: h.max } : a),
+      undefined,
+    );
+
+    const podSpec = isMap(spec.template) && isMap(spec.template.spec) ? spec.template.spec : undefined;
+    const containers = podSpec && Array.isArray(podSpec.containers) ? podSpec.containers.filter(isMap) : [];
+    if (containers.length === 0) {
+      fail("spec.template.spec.containers", "no containers");
+      continue;
+    }
+    const wanted = parsed.options.container;
+    const container = wanted === undefined ? containers[0] : containers.find((c) => c.name === wanted);
+    if (!container) {
+      fail(
+        `${PREFIX.kubernetes}container`,
+        `no container named "${wanted}" (containers: ${containers.map((c) => String(c.name)).join(", ")})`,
+        wanted,
+      );
+      continue;
+    }
+    const cpath = `spec.template.spec.containers[${String(container.name)}]`;
+    const env = containerEnv(container, o.namespace, configMaps, cpath, fail);
+    const unreadableEnvFrom = envFromUnreadable(container, o.namespace, configMaps);
+    for (const name of [parsed.options.poolSizeEnv, parsed.options.maxOverflowEnv]) {
+      if (!env.has(name) && unreadableEnvFrom.length > 0) {
+        env.set(name, { kind: "unreadable", from: `envFrom ${unreadableEnvFrom.join(", ")} (not in these files)` });
+      }
+    }
+    const command = [...strings(container.command), ...strings(container.args)].map((a) => expandKubeVars(a, env));
+    const resources = containerLimits(container, cpath, fail);
+
+    const built = buildWorkload({
+      id,
+      kind: o.kind as "Deployment" | "StatefulSet",
+      object,
+      prefix: PREFIX.kubernetes,
+      options: parsed.options,
+      env,
+      command,
+      replicas,
+      ...(hpa ? { hpa: { minReplicas: hpa.min, maxReplicas: hpa.max } } : {}),
+      rollout,
+      resources,
+    });
+    errors.push(...built.errors.map((f) => inFile(o.file, f)));
+    warnings.push(...built.warnings.map((f) => inFile(o.file, f)));
+    workloads.push({ ...built, file: o.file, object, flavor: "kubernetes", options: parsed.options });
+  }
+  return { workloads, errors, warnings };
+}
+
+/** Flatten documents and `List`s into objects with a name; report the ones that cannot be identified. */
+function collect(files: readonly ManifestFile[], errors: SourceFinding[]): KubeObject[] {
+  const out: KubeObject[] = [];
+  const add = (file: string, doc: unknown, where: string) => {
+    if (doc === null || doc === undefined) return;
+    if (!isKubeDocument(doc)) {
+      errors.push({ file, object: where, message: "not a Kubernetes object (apiVersion and kind are required)" });
+      return;
+    }
+    const d = doc as Json;
+    if (d.kind === "List" || (typeof d.kind === "string" && d.kind.endsWith("List") && Array.isArray(d.items))) {
+      (Array.isArray(d.items) ? d.items : []).forEach((item, i) => {
+        add(file, item, `${where} items[${i}]`);
+      });
+      return;
+    }
+    const metadata = isMap(d.metadata) ? d.metadata : undefined;
+    if (!metadata || typeof metadata.name !== "string" || metadata.name === "") {
+      errors.push({ file, object: `${String(d.kind)} in ${where}`, field: "metadata.name", message: "is required" });
+      return;
+    }
+    const ns =
+      typeof metadata.namespace === "string" && metadata.namespace !== "" ? metadata.namespace : DEFAULT_NAMESPACE;
+    out.push({
+      file,
+      kind: d.kind as string,
+      apiVersion: d.apiVersion as string,
+      namespace: ns,
+      name: metadata.name,
+      body: d,
+    });
+  };
+  for (const f of files) {
+    f.docs.forEach((doc, i) => {
+      add(f.file, doc, `document ${i + 1}`);
+    });
+  }
+  return out;
+}
+
+function readHpa(
+  o: KubeObject,
+  errors: SourceFinding[],
+): { kind: string; name: string; min: number; max: number } | undefined {
+  const object = `HorizontalPodAutoscaler ${o.namespace}/${o.name}`;
+  const fail = (field: string, message: string) => errors.push({ file: o.file, object, field, message });
+  const spec = isMap(o.body.spec) ? o.body.spec : {};
+  const ref = isMap(spec.scaleTargetRef) ? spec.scaleTargetRef : undefined;
+  if (!ref || typeof ref.kind !== "string" || typeof ref.name !== "string") {
+    fail("spec.scaleTargetRef", "must name the target's kind and name");
+    return undefined;
+  }
+  if (!WORKLOAD_KINDS.has(ref.kind)) return undefined;
+  const max = spec.maxReplicas;
+  if (typeof max !== "number" || !Number.isInteger(max) || max < 1) {
+    fail("spec.maxReplicas", `must be a whole number >= 1, got ${describe(max)}`);
+    return undefined;
+  }
+  const min = spec.minReplicas ?? 1;
+  if (typeof min !== "number" || !Number.isInteger(min) || min < 0 || min > max) {
+    fail("spec.minReplicas", `must be a whole number from 0 to maxReplicas (${max}), got ${describe(min)}`);
+    return undefined;
+  }
+  return { kind: ref.kind, name: ref.name, min, max };
+}
+
+function deploymentRollout(spec: Json, fail: (field: string, message: string, value?: string) => void): Rollout {
+  const strategy = isMap(spec.strategy) ? spec.strategy : {};
+  const type = strategy.type ?? "RollingUpdate";
+  if (type === "Recreate") return { type: "Recreate" };
+  if (type !== "RollingUpdate") {
+    fail("spec.strategy.type", 'must be "RollingUpdate" or "Recreate"', String(type));
+    return { type: "Recreate" };
+  }
+  const ru = isMap(strategy.rollingUpdate) ? strategy.rollingUpdate : {};
+  const field = (name: "maxSurge" | "maxUnavailable") => {
+    const raw = ru[name];
+    if (raw === undefined) return { kind: "percent", value: 25 } as const;
+    const p = parseIntOrPercent(raw);
+    if (p.ok) return p.value;
+    fail(`spec.strategy.rollingUpdate.${name}`, p.message);
+    return { kind: "percent", value: 25 } as const;
+  };
+  return { type: "RollingUpdate", maxSurge: field("maxSurge"), maxUnavailable: field("maxUnavailable") };
+}
+
+/** The container's env as the kubelet builds it: envFrom first, then env (which wins). */
+function containerEnv(
+  container: Json,
+  namespace: string,
+  configMaps: ReadonlyMap<string, Json>,
+  cpath: string,
+  fail: (field: string, message: string) => void,
+): Map<string, EnvValue> {
+  const env = new Map<string, EnvValue>();
+  for (const src of Array.isArray(container.envFrom) ? container.envFrom.filter(isMap) : []) {
+    const cm = isMap(src.configMapRef) ? configMaps.get(`${namespace}/${String(src.configMapRef.name)}`) : undefined;
+    if (!cm) continue;
+    const prefix = typeof src.prefix === "string" ? src.prefix : "";
+    for (const [k, v] of Object.entries(cm)) env.set(prefix + k, { kind: "value", value: String(v) });
+  }
+  const list = container.env;
+  if (list !== undefined && !Array.isArray(list)) {
+    fail(`${cpath}.env`, `must be a list, got ${describe(list)}`);
+    return env;
+  }
+  (list ?? []).forEach((e: unknown, i: number) => {
+    if (!isMap(e) || typeof e.name !== "string") {
+      fail(`${cpath}.env[${i}]`, "must have a name");
+      return;
+    }
+    if (e.valueFrom === undefined) {
+      const v = e.value;
+      env.set(e.name, { kind: "value", value: v === undefined || v === null ? "" : String(v) });
+      return;
+    }
+    const from = isMap(e.valueFrom) ? e.valueFrom : {};
+    const ref = isMap(from.configMapKeyRef) ? from.configMapKeyRef : undefined;
+    if (ref) {
+      const cm = configMaps.get(`${namespace}/${String(ref.name)}`);
+      const v = cm?.[String(ref.key)];
+      if (v !== undefined) {
+        env.set(e.name, { kind: "value", value: String(v) });
+        return;
+      }
+      env.set(e.name, {
+        kind: "unreadable",
+        from: `ConfigMap ${String(ref.name)} key ${String(ref.key)} (not in these files)`,
+      });
+      return;
+    }
+    const what = isMap(from.secretKeyRef)
+      ? `Secret ${String(from.secretKeyRef.name)}`
+      : isMap(from.fieldRef)
+        ? "a fieldRef"
+        : isMap(from.resourceFieldRef)
+          ? "a resourceFieldRef"
+          : "valueFrom";
+    env.set(e.name, { kind: "unreadable", from: what });
+  });
+  return env;
+}
+
+/** envFrom sources whose keys cannot be seen in these files: a pool variable might hide there. */
+function envFromUnreadable(container: Json, namespace: string, configMaps: ReadonlyMap<string, Json>): string[] {
+  const out: string[] = [];
+  for (const src of Array.isArray(container.envFrom) ? container.envFrom.filter(isMap) : []) {
+    if (isMap(src.secretRef)) out.push(`Secret ${String(src.secretRef.name)}`);
+    else if (isMap(src.configMapRef) && !configMaps.has(`${namespace}/${String(src.configMapRef.name)}`)) {
+      out.push(`ConfigMap ${String(src.configMapRef.name)}`);
+    }
+  }
+  return out;
+}
+
+/** `$(VAR)` in command/args, as the kubelet expands it; `$$(VAR)` stays literal; unknown or unreadable stay as is. */
+function expandKubeVars(arg: string, env: ReadonlyMap<string, EnvValue>): string {
+  return arg.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (whole, name: string | undefined) => {
+    if (name === undefined) return "$";
+    const v = env.get(name);
+    return v?.kind === "value" ? v.value : whole;
+  });
+}
+
+function containerLimits(
+  container: Json,
+  cpath: string,
+  fail: (field: string, message: string) => void,
+): { cpuMillis?: number; memoryBytes?: number } {
+  const res = isMap(container.resources) && isMap(container.resources.limits) ? container.resources.limits : {};
+  const out: { cpuMillis?: number; memoryBytes?: number } = {};
+  if (res.cpu !== undefined) {
+    const p = parseCpuMillis(res.cpu);
+    if (p.ok) out.cpuMillis = p.value;
+    else fail(`${cpath}.resources.limits.cpu`, p.message);
+  }
+  if (res.memory !== undefined) {
+    const p = parseMemoryBytes(res.memory);
+    if (p.ok) out.memoryBytes = p.value;
+    else fail(`${cpath}.resources.limits.memory`, p.message);
+  }
+  return out;
+}
+
+function wholeNumber(
+  raw: unknown,
+  dflt: number,
+  field: string,
+  fail: (field: string, message: string) => void,
+): number {
+  if (raw === undefined || raw === null) return dflt;
+  if (typeof raw === "number" && Number.isInteger(raw) && raw >= 0) return raw;
+  fail(field, `must be a whole number >= 0, got ${describe(raw)}`);
+  return dflt;
+}
+
+function strings(raw: unknown): string[] {
+  return Array.isArray(raw) ? raw.map((a) => String(a)) : [];
+}
