@@ -1,0 +1,103 @@
+// Flag values of `plan` / `check`. Database flags repeat and take `value` (every database, or the only one)
+// or `name=value` (one database). Parsing returns data: bad values become lines of a bad-input error.
+import type { Reserve } from "../core/index.js";
+import { redact } from "../mysql/dsn.js";
+
+export interface PerDatabase<T> {
+  /** The plain `value`, if given. */
+  readonly all?: T;
+  readonly named: ReadonlyMap<string, T>;
+}
+
+export interface DatabaseFlags {
+  readonly mysqlUrl: PerDatabase<string>;
+  readonly maxConnections: PerDatabase<number>;
+  readonly reserve: PerDatabase<Reserve>;
+  readonly unmanaged: PerDatabase<number>;
+  readonly maxUserConnections: PerDatabase<number>;
+}
+
+export interface RawDatabaseFlags {
+  readonly mysqlUrl: readonly string[];
+  readonly maxConnections: readonly string[];
+  readonly reserve: readonly string[];
+  readonly unmanaged: readonly string[];
+  readonly maxUserConnections: readonly string[];
+}
+
+const NAME = /^([A-Za-z0-9][A-Za-z0-9._-]*)=(.*)$/s;
+
+export function parseDatabaseFlags(raw: RawDatabaseFlags): { flags: DatabaseFlags; errors: string[] } {
+  const errors: string[] = [];
+  const count =
+    (what: string) =>
+    (v: string): Result<number> => {
+      const n = /^\d+$/.test(v.trim()) ? Number(v) : Number.NaN;
+      return Number.isSafeInteger(n) ? { value: n } : { error: `${what} must be a whole number >= 0` };
+    };
+  const flags: DatabaseFlags = {
+    // A URL carries a password: never echo it, only its redacted form.
+    mysqlUrl: perDatabase("--mysql-url", raw.mysqlUrl, mysqlUrl, errors, redact),
+    maxConnections: perDatabase("--max-connections", raw.maxConnections, count("max_connections"), errors),
+    reserve: perDatabase("--reserve", raw.reserve, parseReserve, errors),
+    unmanaged: perDatabase("--unmanaged", raw.unmanaged, count("connections of other clients"), errors),
+    maxUserConnections: perDatabase(
+      "--max-user-connections",
+      raw.maxUserConnections,
+      count("max_user_connections"),
+      errors,
+    ),
+  };
+  return { flags, errors };
+}
+
+/** `5` (connections), `10%` (of max_connections), or `2,5%` (the larger of both, like the default). */
+export function parseReserve(text: string): Result<Reserve> {
+  let absolute = 0;
+  let percent = 0;
+  for (const part of text.split(",").map((p) => p.trim())) {
+    const pct = /^(\d+(?:\.\d+)?)%$/.exec(part);
+    if (pct) percent = Number(pct[1]);
+    else if (/^\d+$/.test(part)) absolute = Number(part);
+    else return { error: "reserve must be N (connections), N% (of max_connections) or N,N%" };
+  }
+  if (percent >= 100) return { error: "reserve percentage must be below 100%" };
+  return { value: { absolute, percent } };
+}
+
+type Result<T> = { readonly value: T } | { readonly error: string };
+
+function mysqlUrl(v: string): Result<string> {
+  return v.trim() === "" ? { error: "is empty" } : { value: v.trim() };
+}
+
+function perDatabase<T>(
+  flag: string,
+  values: readonly string[],
+  parse: (v: string) => Result<T>,
+  errors: string[],
+  show: (v: string) => string = (v) => v,
+): PerDatabase<T> {
+  let all: T | undefined;
+  const named = new Map<string, T>();
+  for (const text of values) {
+    // `name=value`, but a URL's own `=` (query string) is not a name.
+    const m = NAME.exec(text);
+    const isNamed = m !== null && !/^[a-z][a-z0-9+.-]*:\/\//i.test(text);
+    const name = isNamed ? (m[1] as string) : undefined;
+    const valueText = isNamed ? (m[2] as string) : text;
+    const parsed = parse(valueText);
+    if ("error" in parsed) {
+      errors.push(`${flag} ${name !== undefined ? `${name}=` : ""}${show(valueText)}: ${parsed.error}`);
+      continue;
+    }
+    if (name === undefined) {
+      if (all !== undefined) errors.push(`${flag} is given twice without a database name; use name=value for each`);
+      all = parsed.value;
+    } else {
+      if (named.has(name)) errors.push(`${flag} ${name}=...: given twice`);
+      named.set(name, parsed.value);
+    }
+  }
+  return { ...(all !== undefined ? { all } : {}), named };
+}

@@ -1,0 +1,169 @@
+#!/usr/bin/env node
+// The `pooltuner` command. Reads its configuration here and only here (flags, POOLTUNER_MYSQL_URL, the shell
+// environment for compose interpolation), runs a command, prints, and sets the exit code from exitCodeFor().
+import { readFileSync } from "node:fs";
+import { Command, CommanderError, Option } from "commander";
+import { probe } from "../mysql/probe.js";
+import { CliError, type Command as CommandName, EXIT, exitCodeFor } from "./exit.js";
+import { renderJson, renderJsonError } from "./render-json.js";
+import { renderTable } from "./render-table.js";
+import { run } from "./run.js";
+
+interface PlanFlags {
+  mysqlUrl: string[];
+  maxConnections: string[];
+  reserve: string[];
+  unmanaged: string[];
+  maxUserConnections: string[];
+  sizingTable?: string;
+  output: "table" | "json";
+}
+
+const PROBE_TIMEOUT_MS = 5_000;
+
+function version(): string {
+  // src/cli/main.ts and dist/cli/main.js both sit two levels below package.json.
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+  return pkg.version;
+}
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+function addPlanOptions(cmd: Command): Command {
+  return cmd
+    .argument("<paths...>", "docker-compose files, Kubernetes manifests, or folders of them (told apart by content)")
+    .option(
+      "--mysql-url <[name=]url>",
+      "probe the database live: mysql://user:password@host:port/ (repeat with name= for several; default: env POOLTUNER_MYSQL_URL)",
+      collect,
+      [],
+    )
+    .option(
+      "--max-connections <[name=]n>",
+      "plan offline against max_connections n (repeat with name= for several)",
+      collect,
+      [],
+    )
+    .option(
+      "--reserve <[name=]n|n%>",
+      "headroom kept free for admins, migrations, cron: connections, % of max_connections, or both as n,n% (default 2,5%)",
+      collect,
+      [],
+    )
+    .option(
+      "--unmanaged <[name=]n>",
+      "connections held by other clients (offline default: assumed, max(2, 10%), with a warning; overrides the probe)",
+      collect,
+      [],
+    )
+    .option(
+      "--max-user-connections <[name=]n>",
+      "global max_user_connections (0 = none; overrides the probe)",
+      collect,
+      [],
+    )
+    .option(
+      "--sizing-table <file>",
+      "server-size table (YAML/JSON rows: name, cpu, memory, workers, poolSize, maxOverflow)",
+    )
+    .addOption(new Option("-o, --output <format>", "output format").choices(["table", "json"]).default("table"));
+}
+
+async function execute(
+  command: CommandName,
+  paths: string[],
+  opts: PlanFlags,
+  scrub: (text: string) => string,
+): Promise<number> {
+  const envUrl = process.env.POOLTUNER_MYSQL_URL?.trim();
+  const mysqlUrl = opts.mysqlUrl.length === 0 && opts.maxConnections.length === 0 && envUrl ? [envUrl] : opts.mysqlUrl;
+
+  const result = await run({
+    command,
+    paths,
+    flags: { ...opts, mysqlUrl },
+    ...(opts.sizingTable ? { sizingTable: opts.sizingTable } : {}),
+    environment: process.env,
+    probe: (url) => probe(url, { connectTimeoutMs: PROBE_TIMEOUT_MS, queryTimeoutMs: PROBE_TIMEOUT_MS }),
+  });
+  const code = exitCodeFor(result.outcome);
+  if (result.report) {
+    process.stdout.write(scrub(opts.output === "json" ? renderJson(result.report) : renderTable(result.report)));
+  } else if (result.outcome.kind === "failed") {
+    const { error } = result.outcome;
+    const lines = [...error.lines.map((l) => `error: ${l}`), ...result.warnings.map((w) => `warning: ${w}`)];
+    process.stderr.write(scrub(`${lines.join("\n")}\n`));
+    if (opts.output === "json") process.stdout.write(scrub(renderJsonError(command, code, error.lines)));
+  }
+  return code;
+}
+
+/**
+ * Belt and braces: whatever a message says, the passwords of the URLs given on the command line or in
+ * POOLTUNER_MYSQL_URL never reach the terminal (the probe's errors are already redacted).
+ */
+function scrubber(candidates: readonly (string | undefined)[]): (text: string) => string {
+  const secrets = new Set<string>();
+  for (const c of candidates) {
+    if (!c?.includes("://")) continue;
+    const url = c.slice(c.indexOf("://") + 3);
+    const at = url.lastIndexOf("@");
+    const colon = url.indexOf(":");
+    if (at < 0 || colon < 0 || colon > at) continue;
+    const password = url.slice(colon + 1, at);
+    secrets.add(password);
+    secrets.add(safeDecode(password));
+  }
+  const list = [...secrets].filter((s) => s.length > 0).sort((a, b) => b.length - a.length);
+  return (text) => list.reduce((t, s) => t.split(s).join("***"), text);
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let code: number = EXIT.ok;
+  const scrub = scrubber([...argv, process.env.POOLTUNER_MYSQL_URL]);
+  const program = new Command()
+    .name("pooltuner")
+    .description("Sizes per-process SQLAlchemy pools from replicas, workers and MySQL max_connections.")
+    .version(version())
+    .exitOverride()
+    .showHelpAfterError("(run with --help for usage)");
+
+  const define = (name: CommandName, description: string) =>
+    addPlanOptions(program.command(name).description(description).exitOverride()).action(
+      async (paths: string[], opts: PlanFlags) => {
+        code = await execute(name, paths, opts, scrub);
+      },
+    );
+  define("plan", "print the plan: budgets per database, current and recommended pool settings (exit 1 if none fits)");
+  define(
+    "check",
+    "like plan, for CI: exit 1 when the current settings can exceed a budget, 2 on bad input, 3 when a database cannot be reached",
+  );
+
+  try {
+    await program.parseAsync([...argv]);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end here with code 0; a usage error is bad input.
+      return err.exitCode === 0 ? EXIT.ok : EXIT.badInput;
+    }
+    if (err instanceof CliError) {
+      process.stderr.write(scrub(`${err.lines.map((l) => `error: ${l}`).join("\n")}\n`));
+      return exitCodeFor({ kind: "failed", error: err });
+    }
+    const text = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    process.stderr.write(scrub(`internal error (a bug in pooltuner): ${text}\n`));
+    return exitCodeFor({ kind: "crashed" });
+  }
+  return code;
+}
+
+process.exitCode = await main(process.argv);

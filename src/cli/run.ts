@@ -1,0 +1,92 @@
+// One `plan` / `check` run: read files, settle databases, probe, plan. Returns an Outcome; never exits.
+import { DEFAULT_POLICY, InvalidSnapshotError, type Policy, plan, type WorkloadSnapshot } from "../core/index.js";
+import { formatSourceFinding, type LoadedWorkload } from "../sources/findings.js";
+import { loadSources } from "../sources/load.js";
+import { type Probe, readDatabases, resolveDatabases } from "./databases.js";
+import { CliError, type Command, exitCodeFor, type Outcome } from "./exit.js";
+import { parseDatabaseFlags, type RawDatabaseFlags } from "./flags.js";
+import type { Report } from "./report.js";
+import { loadSizingTable } from "./sizing-table-file.js";
+
+export interface RunInput {
+  readonly command: Command;
+  readonly paths: readonly string[];
+  readonly flags: RawDatabaseFlags;
+  readonly sizingTable?: string;
+  /** The shell environment, for compose `${VAR}` interpolation. */
+  readonly environment: Readonly<Record<string, string | undefined>>;
+  readonly probe: Probe;
+}
+
+export interface RunResult {
+  readonly outcome: Outcome;
+  readonly report?: Report;
+  /** Warnings known before a failure, shown with its errors. */
+  readonly warnings: readonly string[];
+}
+
+export async function run(input: RunInput): Promise<RunResult> {
+  const warnings: string[] = [];
+  try {
+    const report = await planReport(input, warnings);
+    return { outcome: { kind: "planned", command: input.command, plan: report.plan }, report, warnings };
+  } catch (err) {
+    if (err instanceof CliError) return { outcome: { kind: "failed", error: err }, warnings };
+    if (err instanceof InvalidSnapshotError) {
+      return { outcome: { kind: "failed", error: new CliError("bad-input", [...err.problems]) }, warnings };
+    }
+    throw err;
+  }
+}
+
+async function planReport(input: RunInput, warnings: string[]): Promise<Report> {
+  const { flags, errors: flagErrors } = parseDatabaseFlags(input.flags);
+  if (flagErrors.length > 0) throw new CliError("bad-input", flagErrors);
+  const policy: Policy = {
+    ...DEFAULT_POLICY,
+    ...(input.sizingTable ? { sizingTable: await loadSizingTable(input.sizingTable) } : {}),
+    ...(flags.reserve.all ? { reserve: flags.reserve.all } : {}),
+  };
+
+  const sources = await loadSources(input.paths, { environment: input.environment });
+  warnings.push(...sources.warnings.map(formatSourceFinding));
+  if (sources.errors.length > 0) throw new CliError("bad-input", sources.errors.map(formatSourceFinding));
+  if (sources.workloads.length === 0) {
+    throw new CliError("bad-input", [
+      `no managed workloads in ${input.paths.join(", ")}: opt in with the label io.pooltuner.enabled: "true" (compose) or the annotation pooltuner.io/enabled: "true" (Deployment, StatefulSet)`,
+    ]);
+  }
+
+  const refs = sources.workloads.map((w) => ({
+    id: w.workload.id,
+    ...(w.workload.database ? { database: w.workload.database } : {}),
+    ...(w.workload.account ? { account: w.workload.account } : {}),
+  }));
+  const resolution = resolveDatabases(refs, flags);
+  warnings.push(...resolution.warnings);
+  const workloads: LoadedWorkload[] = sources.workloads.map((w) => ({
+    ...w,
+    workload: { ...w.workload, database: resolution.assignment.get(w.workload.id) as string },
+  }));
+  const { databases, warnings: probeWarnings } = await readDatabases(resolution, refs, flags, input.probe);
+  warnings.push(...probeWarnings);
+
+  const result = plan(
+    {
+      databases: databases.map((d) => d.snapshot),
+      workloads: workloads.map((w) => w.workload as WorkloadSnapshot),
+    },
+    policy,
+  );
+  return {
+    command: input.command,
+    exitCode: exitCodeFor({ kind: "planned", command: input.command, plan: result }),
+    plan: result,
+    policy,
+    databases,
+    workloads,
+    files: sources.files,
+    skipped: sources.skipped,
+    warnings,
+  };
+}
