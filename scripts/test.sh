@@ -21,6 +21,10 @@ npx tsc --noEmit -p tsconfig.json
 npx biome check .
 npx depcruise src --config .dependency-cruiser.cjs
 
+if wants mysql cli kube controller docker compose; then
+  step "test bed: MariaDB binaries (each suite starts its own private mariadbd)"
+  bash scripts/testbed/mariadb.sh ensure
+fi
 if wants kube controller; then
   step "test bed: Kubernetes binaries (built once, cached)"
   bash scripts/testbed/kube.sh build

@@ -57,6 +57,11 @@ async function serverCount(r: Root, user: string): Promise<number> {
   return Number(rows[0]?.n ?? 0);
 }
 
+async function threadsConnected(r: Root): Promise<number> {
+  const rows = await r.query<Array<{ Value: string }>>("SHOW GLOBAL STATUS LIKE 'Threads_connected'");
+  return Number(rows[0]?.Value);
+}
+
 /** Closing is asynchronous on the server side: wait until it has let go of a user's connections. */
 async function waitUntilGone(r: Root, ...users: string[]): Promise<void> {
   await vi.waitFor(
@@ -109,9 +114,13 @@ beforeAll(async () => {
   await createAccounts(root);
 });
 
+const allUsers = () => [app, monitor, noProcess, limited, privReader, filler].map((a) => a.user);
+
+// Every test starts from a quiet server: no connection of a test account left, even one still closing.
 afterEach(async () => {
   await closeAll([...opened]);
   await root.query("SET GLOBAL max_connections = 30");
+  await waitUntilGone(root, ...allUsers());
 });
 
 afterAll(async () => {
@@ -124,6 +133,7 @@ describe("shared server (performance_schema OFF)", () => {
     const before = await probe(urlFor(monitor));
     expect(before.visibility).toBe("processlist");
     expect(before.connectionsByUser[app.user]).toBeUndefined();
+    await waitUntilGone(root, monitor.user);
 
     await open(app, 5);
     const during = await probe(urlFor(monitor));
@@ -259,8 +269,7 @@ describe("shared server (performance_schema OFF)", () => {
     }
     expect((refused as { errno?: number }).errno).toBe(1040);
     // Non-SUPER clients get exactly max_connections slots in total (root's helper connection is one of them).
-    const status = await root.query<Array<{ Value: string }>>("SHOW GLOBAL STATUS LIKE 'Threads_connected'");
-    expect(Number(status[0]?.Value)).toBe(10);
+    expect(await threadsConnected(root)).toBe(10);
     expect(fillers.length).toBe(9);
 
     const err = await probeError(probe(urlFor(monitor)));
@@ -276,6 +285,8 @@ describe("shared server (performance_schema OFF)", () => {
     expect(after.connectionErrorsMaxConnections).toBe(before.connectionErrorsMaxConnections);
     expect(after.maxUsedConnections).toBeGreaterThanOrEqual(11);
 
+    // The probes' connections close asynchronously on the server: wait for the extra slot to be free again.
+    await vi.waitFor(async () => expect(await threadsConnected(root)).toBe(10), { timeout: 10_000, interval: 50 });
     const extraSlot = await connectRoot(server.rootUrl);
     try {
       expect((await probeError(probe(server.rootUrl))).kind).toBe("server-full");
@@ -306,6 +317,11 @@ describe("second server with performance_schema ON", () => {
     await createAccounts(psRoot);
     await psRoot.query(`CREATE USER '${psReader.user}'@'%' IDENTIFIED BY '${psReader.password}'`);
     await psRoot.query(`GRANT SELECT ON performance_schema.* TO '${psReader.user}'@'%'`);
+  });
+
+  afterEach(async () => {
+    await closeAll([...opened]);
+    await waitUntilGone(psRoot, ...allUsers(), psReader.user);
   });
 
   afterAll(async () => {
