@@ -30,8 +30,11 @@ export interface ProbeResult {
    * the +1 SUPER slot; an ordinary 1040 at max_connections shows up only in abortedConnects.
    */
   connectionErrorsMaxConnections: number;
-  /** Failed connection attempts of any cause (1040, bad password, handshake errors) since server start. */
-  abortedConnects: number;
+  /**
+   * Failed connection attempts of any cause (1040, bad password, handshake errors) since server start.
+   * Always set by probe(); optional only so hand-built results (tests) need not name it.
+   */
+  abortedConnects?: number;
   /** Where connectionsByUser comes from; "own-account-only" means other clients are invisible. */
   visibility: Visibility;
   /** Current connections per login user, excluding the probe's own connection and server-internal threads. */
