@@ -55,6 +55,7 @@ const probe = (over: Partial<ProbeResult> = {}): ProbeResult => ({
   threadsConnected: 12,
   maxUsedConnections: 20,
   connectionErrorsMaxConnections: 0,
+  abortedConnects: 0,
   visibility: "processlist",
   connectionsByUser: { app: 8, cron: 3 },
   accountLimits: [
