@@ -119,11 +119,10 @@ cmd_build() {
   say "build: binaries cached in $bindir"
   go_build etcd "$repo/test/cluster/etcd" go.etcd.io/etcd/server/v3 \
     "-X go.etcd.io/etcd/api/v3/version.GitSHA=$ETCD_VERSION"
-  local kflags
-  kflags="$(kube_ldflags)"
-  local c
+  local c kflags=""
   # kubectl too: kwokctl shells out to it to see whether the cluster is served.
   for c in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+    [[ -x "$(binary_path "$c")" ]] || [[ -n "$kflags" ]] || kflags="$(kube_ldflags)"
     go_build "$c" "$repo/test/cluster/kube" "k8s.io/kubernetes/cmd/$c" "$kflags" selinux,notest,grpcnotrace
   done
   local kwflags="-X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v} -X sigs.k8s.io/kwok/pkg/consts.KubeVersion=${KUBE_VERSION#v}"
@@ -196,17 +195,18 @@ cmd_up() {
   [[ ! -e "$KWOK_WORKDIR/clusters/$name" ]] || die "cluster $name already exists; names must be unique per run"
   mkdir -p "$KWOK_WORKDIR/clusters/$name" "$(dirname "$kubeconfig")"
   process_identity "${POOLTUNER_KUBE_OWNER_PID:-$PPID}" >"$KWOK_WORKDIR/clusters/$name/pooltuner-owner"
+  # A half-created cluster is deleted on any failure below, so nothing stale outlives this command.
+  trap 'rc=$?; if ((rc != 0)); then say "up: failed; deleting the half-created $name"; cmd_down "$name"; fi' EXIT
   local start=$SECONDS
   say "up: creating cluster $name (kube $KUBE_VERSION, etcd $ETCD_VERSION, kwok $KWOK_VERSION; RBAC on)"
-  if ! kwokctl create cluster --name "$name" --runtime binary \
+  if ! kwokctl --config "$repo/test/cluster/kwokctl.yaml" create cluster --name "$name" --runtime binary \
     --kube-authorization=true --kube-admission=true \
     --etcd-binary "$(binary_path etcd)" \
     --kube-apiserver-binary "$(binary_path kube-apiserver)" \
     --kube-controller-manager-binary "$(binary_path kube-controller-manager)" \
     --kube-scheduler-binary "$(binary_path kube-scheduler)" \
     --kwok-controller-binary "$(binary_path kwok)" \
-    --kubectl-binary "$(binary_path kubectl)" \
-    --kubeconfig "$kubeconfig" \
+    --kubeconfig "$KWOK_WORKDIR/clusters/$name/admin.kubeconfig" \
     --wait 2m --quiet-pull >&2; then
     say "up: kwokctl failed; component logs follow"
     tail -n 30 "$KWOK_WORKDIR/clusters/$name"/logs/*.log >&2 2>/dev/null || true
@@ -214,6 +214,9 @@ cmd_up() {
   fi
   local kubectl
   kubectl="$(binary_path kubectl)"
+  # A self-contained copy (certificates inlined) for the caller: usable from anywhere, as long as the cluster runs.
+  (umask 077 && "$kubectl" config view --raw --flatten --kubeconfig "$KWOK_WORKDIR/clusters/$name/admin.kubeconfig" >"$kubeconfig") ||
+    die "could not write the admin kubeconfig to $kubeconfig"
   "$kubectl" --kubeconfig "$kubeconfig" apply -f "$repo/test/cluster/fake-node.yaml" >&2 ||
     die "could not create the fake node in $name"
   "$kubectl" --kubeconfig "$kubeconfig" wait --for=condition=Ready node/kwok-node-0 --timeout=120s >&2 ||
@@ -225,6 +228,7 @@ cmd_up() {
     ((i == 120)) && die "the default ServiceAccount never appeared in $name"
     sleep 0.5
   done
+  trap - EXIT
   say "up: cluster $name ready with node kwok-node-0 in $((SECONDS - start))s; kubeconfig $kubeconfig"
 }
 
