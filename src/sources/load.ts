@@ -21,6 +21,8 @@ export interface LoadResult extends SourceResult {
 }
 
 const MANIFEST_EXT = /\.(ya?ml|json)$/i;
+/** An unquoted `{{` at the start of a line or as a value: a template, not YAML (quoted `"{{ $labels }}"` is data). */
+const GO_TEMPLATE = /(^|\n)\s*\{\{|:\s+\{\{/;
 
 export async function loadSources(paths: readonly string[], opts: LoadOptions): Promise<LoadResult> {
   const errors: SourceFinding[] = [];
@@ -53,11 +55,14 @@ export async function loadSources(paths: readonly string[], opts: LoadOptions): 
       errors.push({ file, message: `cannot read: ${text.code ?? text.message}` });
       continue;
     }
+    // Helm/Go templates are not manifests until rendered: in a folder they are skipped, not read.
+    if (!explicit && GO_TEMPLATE.test(text)) {
+      skipped.push(file);
+      continue;
+    }
     const parsed = parseYaml(file, text);
     if ("error" in parsed) {
-      // Helm/Go templates are not manifests until rendered; in a folder they are skipped, not fatal.
-      if (!explicit && text.includes("{{")) skipped.push(file);
-      else errors.push(parsed.error);
+      errors.push(parsed.error);
       continue;
     }
     const docs = parsed.docs.filter((d) => d !== null && d !== undefined);

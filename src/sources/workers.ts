@@ -73,7 +73,7 @@ export function detectWorkers(input: {
 
   for (const name of WORKER_ENVS) {
     const v = env.get(name);
-    if (v === undefined) continue;
+    if (v === undefined || (v.kind === "value" && v.value.trim() === "")) continue;
     const field = `env ${name}`;
     if (v.kind === "unreadable") {
       errors.push({ object, field, message: `comes from ${v.from}, which cannot be read here; set ${prefix}workers` });

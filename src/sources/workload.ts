@@ -50,7 +50,8 @@ export function buildWorkload(f: WorkloadFacts): BuiltWorkload {
     ["maxOverflow", f.options.maxOverflowEnv],
   ] as const) {
     const v = f.env.get(name);
-    if (v === undefined) continue;
+    // Empty counts as unset: apps read these as `int(os.environ.get(...) or default)`.
+    if (v === undefined || (v.kind === "value" && v.value.trim() === "")) continue;
     if (v.kind === "unreadable") {
       warnings.push({
         object: f.object,

@@ -1,0 +1,267 @@
+import { describe, expect, it } from "vitest";
+import { DEFAULT_OPTIONS, PREFIX, parseWorkloadOptions } from "../../src/sources/annotations.js";
+import {
+  parseComposeBytes,
+  parseComposeCpus,
+  parseCpuMillis,
+  parseIntOrPercent,
+  parseMemoryBytes,
+} from "../../src/sources/quantity.js";
+import { detectWorkers, type EnvValue, splitArgs } from "../../src/sources/workers.js";
+
+const K = PREFIX.kubernetes;
+const D = PREFIX.docker;
+const OBJ = "Deployment shop/web";
+
+describe("parseWorkloadOptions", () => {
+  it("reads every key, Kubernetes and Docker alike", () => {
+    for (const [flavor, p] of [
+      ["kubernetes", K],
+      ["docker", D],
+    ] as const) {
+      const r = parseWorkloadOptions(
+        {
+          [`${p}enabled`]: "true",
+          [`${p}database`]: "lineage-mysql",
+          [`${p}pool-size-env`]: "LINEAGE_DB_POOL_SIZE",
+          [`${p}max-overflow-env`]: "LINEAGE_DB_MAX_OVERFLOW",
+          [`${p}workers-env`]: "GUNICORN_WORKERS",
+          [`${p}weight`]: "2.5",
+          [`${p}update-mode`]: "off",
+          [`${p}account`]: "lineage",
+          "app.kubernetes.io/name": "ignored",
+        },
+        flavor,
+        OBJ,
+      );
+      expect(r.errors).toEqual([]);
+      expect(r.warnings).toEqual([]);
+      expect(r.present).toBe(true);
+      expect(r.options).toEqual({
+        enabled: true,
+        database: "lineage-mysql",
+        poolSizeEnv: "LINEAGE_DB_POOL_SIZE",
+        maxOverflowEnv: "LINEAGE_DB_MAX_OVERFLOW",
+        workersEnv: "GUNICORN_WORKERS",
+        weight: 2.5,
+        updateMode: "off",
+        account: "lineage",
+      });
+    }
+  });
+
+  it("defaults: not enabled, DB_POOL_SIZE / DB_MAX_OVERFLOW, weight 1, update-mode auto", () => {
+    const r = parseWorkloadOptions(undefined, "kubernetes", OBJ);
+    expect(r.options).toEqual(DEFAULT_OPTIONS);
+    expect(r.options).toMatchObject({ enabled: false, poolSizeEnv: "DB_POOL_SIZE", maxOverflowEnv: "DB_MAX_OVERFLOW" });
+    expect(r.present).toBe(false);
+    expect(r.errors).toEqual([]);
+  });
+
+  it("accepts unquoted YAML booleans and numbers", () => {
+    const r = parseWorkloadOptions({ [`${K}enabled`]: true, [`${K}workers`]: 4, [`${K}weight`]: 3 }, "kubernetes", OBJ);
+    expect(r.errors).toEqual([]);
+    expect(r.options).toMatchObject({ enabled: true, workers: 4, weight: 3 });
+  });
+
+  const bad: [string, unknown, RegExp][] = [
+    ["enabled", "yes", /must be "true" or "false"/],
+    ["database", "my db", /database name/],
+    ["container", "Web_1", /container name/],
+    ["pool-size-env", "1POOL", /environment variable name/],
+    ["max-overflow-env", "MAX-OVERFLOW", /environment variable name/],
+    ["workers-env", "$WORKERS", /environment variable name/],
+    ["workers", "0", /whole number of worker processes from 1/],
+    ["workers", "4.5", /whole number of worker processes from 1/],
+    ["workers", "four", /whole number of worker processes from 1/],
+    ["weight", "0", /number > 0/],
+    ["weight", "-1", /number > 0/],
+    ["weight", "heavy", /number > 0/],
+    ["update-mode", "recreate", /"auto" or "off"/],
+    ["account", "two words", /database user name/],
+    ["database", "", /is empty/],
+    ["workers", { n: 4 }, /must be a string/],
+  ];
+  for (const [key, value, message] of bad) {
+    it(`${key}=${JSON.stringify(value)} -> one error naming the object and the field`, () => {
+      const r = parseWorkloadOptions({ [`${K}enabled`]: "true", [`${K}${key}`]: value }, "kubernetes", OBJ);
+      expect(r.errors).toHaveLength(1);
+      const e = r.errors[0];
+      expect(e?.object).toBe(OBJ);
+      expect(e?.field).toBe(`${K}${key}`);
+      expect(e?.message).toMatch(message);
+      if (typeof value === "string") expect(e?.value).toBe(value);
+    });
+  }
+
+  it("several bad keys give one error each, and good keys still apply", () => {
+    const r = parseWorkloadOptions(
+      { [`${D}enabled`]: "true", [`${D}weight`]: "x", [`${D}workers`]: "0", [`${D}database`]: "ok" },
+      "docker",
+      "service web",
+    );
+    expect(r.errors.map((e) => e.field).sort()).toEqual([`${D}weight`, `${D}workers`]);
+    expect(r.options.database).toBe("ok");
+  });
+
+  it("pool-size-env and max-overflow-env must differ", () => {
+    const r = parseWorkloadOptions(
+      { [`${K}enabled`]: "true", [`${K}pool-size-env`]: "POOL", [`${K}max-overflow-env`]: "POOL" },
+      "kubernetes",
+      OBJ,
+    );
+    expect(r.errors).toEqual([
+      expect.objectContaining({ field: `${K}max-overflow-env`, message: expect.stringMatching(/must differ/) }),
+    ]);
+  });
+
+  it("warns on unknown keys with a hint, on workers + workers-env, and on keys without enabled", () => {
+    const r = parseWorkloadOptions(
+      { [`${K}wokers`]: "4", [`${K}workers`]: "2", [`${K}workers-env`]: "W" },
+      "kubernetes",
+      OBJ,
+    );
+    expect(r.errors).toEqual([]);
+    const messages = r.warnings.map((w) => `${w.field}: ${w.message}`);
+    expect(messages).toContainEqual(
+      expect.stringMatching(/wokers: unknown key.*did you mean pooltuner\.io\/workers\?/),
+    );
+    expect(messages).toContainEqual(expect.stringMatching(/workers-env: ignored: pooltuner\.io\/workers=2/));
+    expect(messages).toContainEqual(expect.stringMatching(/enabled: not set/));
+  });
+
+  it("does not report keys pooltuner writes itself, nor keys of the other flavor", () => {
+    const r = parseWorkloadOptions(
+      { [`${K}enabled`]: "true", [`${K}status`]: "{}", [`${K}applied`]: "1+1", [`${D}weight`]: "x" },
+      "kubernetes",
+      OBJ,
+    );
+    expect(r.errors).toEqual([]);
+    expect(r.warnings).toEqual([]);
+  });
+
+  it("container is meaningless on Docker labels: a warning", () => {
+    const r = parseWorkloadOptions({ [`${D}enabled`]: "true", [`${D}container`]: "web" }, "docker", "service web");
+    expect(r.warnings).toEqual([expect.objectContaining({ field: `${D}container` })]);
+  });
+});
+
+describe("quantities", () => {
+  it("CPU to millicores", () => {
+    expect(parseCpuMillis("500m")).toEqual({ ok: true, value: 500 });
+    expect(parseCpuMillis("2")).toEqual({ ok: true, value: 2000 });
+    expect(parseCpuMillis(2)).toEqual({ ok: true, value: 2000 });
+    expect(parseCpuMillis("0.1")).toEqual({ ok: true, value: 100 });
+    expect(parseCpuMillis("1.5")).toEqual({ ok: true, value: 1500 });
+    expect(parseCpuMillis("100u")).toEqual({ ok: true, value: 1 }); // rounds up, as Kubernetes does
+    expect(parseCpuMillis("2k")).toEqual({ ok: true, value: 2_000_000 });
+  });
+  it("memory to bytes", () => {
+    expect(parseMemoryBytes("512Mi")).toEqual({ ok: true, value: 512 * 2 ** 20 });
+    expect(parseMemoryBytes("2Gi")).toEqual({ ok: true, value: 2 * 2 ** 30 });
+    expect(parseMemoryBytes("1G")).toEqual({ ok: true, value: 1e9 });
+    expect(parseMemoryBytes("128974848")).toEqual({ ok: true, value: 128974848 });
+    expect(parseMemoryBytes("129e6")).toEqual({ ok: true, value: 129e6 });
+    expect(parseMemoryBytes("1.5Gi")).toEqual({ ok: true, value: 1.5 * 2 ** 30 });
+  });
+  it("rejects what Kubernetes rejects", () => {
+    for (const bad of ["512MB", "2 Gi", "-1", "abc", "", "1Gib", true]) {
+      const r = parseMemoryBytes(bad);
+      expect(r.ok, String(bad)).toBe(false);
+    }
+    const r = parseCpuMillis("two");
+    expect(r).toEqual({ ok: false, message: expect.stringMatching(/"two" is not a Kubernetes quantity/) });
+  });
+  it("compose sizes (1024-based, like docker) and cpus", () => {
+    expect(parseComposeBytes("512m")).toEqual({ ok: true, value: 512 * 2 ** 20 });
+    expect(parseComposeBytes("1gb")).toEqual({ ok: true, value: 2 ** 30 });
+    expect(parseComposeBytes("1.5G")).toEqual({ ok: true, value: 1.5 * 2 ** 30 });
+    expect(parseComposeBytes("2048k")).toEqual({ ok: true, value: 2 * 2 ** 20 });
+    expect(parseComposeBytes(1073741824)).toEqual({ ok: true, value: 2 ** 30 });
+    expect(parseComposeBytes("lots").ok).toBe(false);
+    expect(parseComposeCpus("0.5")).toEqual({ ok: true, value: 500 });
+    expect(parseComposeCpus(2)).toEqual({ ok: true, value: 2000 });
+    expect(parseComposeCpus("two").ok).toBe(false);
+  });
+  it("IntOrString", () => {
+    expect(parseIntOrPercent(1)).toEqual({ ok: true, value: { kind: "int", value: 1 } });
+    expect(parseIntOrPercent("25%")).toEqual({ ok: true, value: { kind: "percent", value: 25 } });
+    expect(parseIntOrPercent(0)).toEqual({ ok: true, value: { kind: "int", value: 0 } });
+    for (const bad of ["1", "25", "-1%", 1.5, -1, "x%"]) expect(parseIntOrPercent(bad).ok, String(bad)).toBe(false);
+  });
+});
+
+describe("detectWorkers", () => {
+  const env = (vars: Record<string, string | { unreadable: string }>): Map<string, EnvValue> =>
+    new Map(
+      Object.entries(vars).map(([k, v]) => [
+        k,
+        typeof v === "string" ? { kind: "value", value: v } : { kind: "unreadable", from: v.unreadable },
+      ]),
+    );
+  const detect = (
+    opts: Partial<typeof DEFAULT_OPTIONS>,
+    vars: Record<string, string | { unreadable: string }>,
+    cmd: string[] = [],
+  ) =>
+    detectWorkers({ object: OBJ, prefix: K, options: { ...DEFAULT_OPTIONS, ...opts }, env: env(vars), command: cmd });
+
+  it("follows the documented precedence", () => {
+    const all = { GUNICORN_WORKERS: "4", WEB_CONCURRENCY: "3", MY_WORKERS: "5" };
+    const cmd = ["gunicorn", "--workers", "6", "app:app"];
+    expect(detect({ workers: 7, workersEnv: "MY_WORKERS" }, all, cmd)).toMatchObject({
+      workers: 7,
+      from: `${K}workers`,
+    });
+    expect(detect({ workersEnv: "MY_WORKERS" }, all, cmd)).toMatchObject({ workers: 5, from: "env MY_WORKERS" });
+    expect(detect({}, all, cmd)).toMatchObject({ workers: 6, from: "--workers in command" });
+    expect(detect({}, all)).toMatchObject({ workers: 4, from: "env GUNICORN_WORKERS" });
+    expect(detect({}, { WEB_CONCURRENCY: "3" })).toMatchObject({ workers: 3, from: "env WEB_CONCURRENCY" });
+    const none = detect({}, {});
+    expect(none).toMatchObject({ workers: 1, from: "default" });
+    expect(none.warnings).toHaveLength(1);
+  });
+
+  it("reads every spelling of the flag, and $VAR values from the env", () => {
+    expect(detect({}, {}, ["gunicorn", "-w", "3"]).workers).toBe(3);
+    expect(detect({}, {}, ["gunicorn", "-w3"]).workers).toBe(3);
+    expect(detect({}, {}, ["uvicorn", "--workers=5"]).workers).toBe(5);
+    expect(detect({}, {}, ["sh", "-c", "exec gunicorn -w 2 app:app"]).workers).toBe(2);
+    expect(detect({}, { N: "9" }, ["gunicorn", "--workers", "${N}"]).workers).toBe(9);
+    expect(detect({}, {}, ["gunicorn", "--workers", "${N:-4}"]).workers).toBe(4);
+    expect(detect({}, { GUNICORN_CMD_ARGS: "--workers 8 --threads 2" }).workers).toBe(8);
+    // -w is not a worker count for programs other than gunicorn
+    expect(detect({}, {}, ["celery", "-w", "3"]).from).toBe("default");
+  });
+
+  it("a bad or unreadable count is one error naming the field", () => {
+    expect(detect({ workersEnv: "W" }, { W: "many" }).errors).toEqual([
+      expect.objectContaining({ object: OBJ, field: "env W", value: "many" }),
+    ]);
+    expect(detect({ workersEnv: "W" }, {}).errors).toEqual([
+      expect.objectContaining({ field: "env W", message: expect.stringMatching(/not set/) }),
+    ]);
+    expect(detect({}, { GUNICORN_WORKERS: { unreadable: "Secret app" } }).errors).toEqual([
+      expect.objectContaining({
+        field: "env GUNICORN_WORKERS",
+        message: expect.stringMatching(/Secret app.*pooltuner\.io\/workers/),
+      }),
+    ]);
+    expect(detect({}, {}, ["gunicorn", "--workers", "0"]).errors).toEqual([
+      expect.objectContaining({ field: "command", value: "0" }),
+    ]);
+  });
+
+  it("splitArgs handles quotes and escapes", () => {
+    expect(splitArgs(`gunicorn -w 4 --bind "0.0.0.0:8000" 'app:create_app()' a\\ b ""`)).toEqual([
+      "gunicorn",
+      "-w",
+      "4",
+      "--bind",
+      "0.0.0.0:8000",
+      "app:create_app()",
+      "a b",
+      "",
+    ]);
+  });
+});

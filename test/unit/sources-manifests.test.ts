@@ -1,0 +1,289 @@
+// Kubernetes manifests read from real temp directories (STYLE 10).
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { formatSourceFinding } from "../../src/sources/findings.js";
+import { loadSources } from "../../src/sources/load.js";
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "pooltuner-manifests-"));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function files(entries: Record<string, string>): Promise<void> {
+  for (const [name, text] of Object.entries(entries)) {
+    await mkdir(join(dir, name, ".."), { recursive: true });
+    await writeFile(join(dir, name), text);
+  }
+}
+const load = (...paths: string[]) =>
+  loadSources(
+    paths.map((p) => join(dir, p)),
+    { environment: {} },
+  );
+
+const deployment = (opts: {
+  name?: string;
+  ns?: string;
+  annotations?: Record<string, string>;
+  spec?: string;
+  container?: string;
+}) => `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: ${opts.name ?? "web"}
+${opts.ns ? `  namespace: ${opts.ns}\n` : ""}  annotations:
+${Object.entries({ "pooltuner.io/enabled": "true", ...opts.annotations })
+  .map(([k, v]) => `    ${k}: "${v}"`)
+  .join("\n")}
+spec:
+${opts.spec ?? "  replicas: 2"}
+  template:
+    spec:
+      containers:
+${
+  opts.container ??
+  `        - name: web
+          image: web
+          env:
+            - { name: GUNICORN_WORKERS, value: "4" }
+            - { name: DB_POOL_SIZE, value: "2" }
+            - { name: DB_MAX_OVERFLOW, value: "3" }`
+}
+`;
+
+describe("Kubernetes manifests", () => {
+  it("a Deployment with defaults: RollingUpdate 25%/25%, namespace default, first container", async () => {
+    await files({ "web.yaml": deployment({}) });
+    const r = await load("web.yaml");
+    expect(r.errors).toEqual([]);
+    expect(r.workloads.map((w) => w.workload)).toEqual([
+      {
+        id: "kube:default/Deployment/web",
+        kind: "Deployment",
+        replicas: 2,
+        rollout: {
+          type: "RollingUpdate",
+          maxSurge: { kind: "percent", value: 25 },
+          maxUnavailable: { kind: "percent", value: 25 },
+        },
+        workers: 4,
+        weight: 1,
+        current: { poolSize: 2, maxOverflow: 3 },
+      },
+    ]);
+    expect(r.workloads[0]?.object).toBe("Deployment default/web");
+  });
+
+  it("multi-document files, HPAs in another file (v2 and v1), Recreate, StatefulSets, limits", async () => {
+    await files({
+      "apps.yaml": [
+        deployment({ name: "api", ns: "shop", spec: "  replicas: 3\n  strategy: { type: Recreate }" }),
+        deployment({
+          name: "web",
+          ns: "shop",
+          spec: "  replicas: 2\n  strategy: { rollingUpdate: { maxSurge: 1, maxUnavailable: '50%' } }",
+          container: `        - name: web
+          image: web
+          args: ["--workers", "$(WORKERS)"]
+          env:
+            - { name: WORKERS, value: "3" }
+          resources:
+            limits: { cpu: 500m, memory: 1Gi }`,
+        }),
+        `apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: db-sync
+  namespace: shop
+  annotations: { pooltuner.io/enabled: "true", pooltuner.io/workers: "2" }
+spec:
+  replicas: 3
+  template:
+    spec:
+      containers: [{ name: sync, image: sync }]
+`,
+        "# a comment-only document\n",
+      ].join("---\n"),
+      "hpa/hpas.yaml": `apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: { name: web, namespace: shop }
+spec:
+  scaleTargetRef: { apiVersion: apps/v1, kind: Deployment, name: web }
+  minReplicas: 2
+  maxReplicas: 10
+---
+apiVersion: autoscaling/v1
+kind: HorizontalPodAutoscaler
+metadata: { name: sync, namespace: shop }
+spec:
+  scaleTargetRef: { apiVersion: apps/v1, kind: StatefulSet, name: db-sync }
+  maxReplicas: 5
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: { name: other-ns, namespace: elsewhere }
+spec:
+  scaleTargetRef: { apiVersion: apps/v1, kind: Deployment, name: api }
+  maxReplicas: 50
+`,
+    });
+    const r = await load("apps.yaml", "hpa");
+    expect(r.errors).toEqual([]);
+    const byId = Object.fromEntries(r.workloads.map((w) => [w.workload.id, w.workload]));
+    expect(Object.keys(byId).sort()).toEqual([
+      "kube:shop/Deployment/api",
+      "kube:shop/Deployment/web",
+      "kube:shop/StatefulSet/db-sync",
+    ]);
+    expect(byId["kube:shop/Deployment/api"]).toMatchObject({ replicas: 3, rollout: { type: "Recreate" } });
+    expect(byId["kube:shop/Deployment/api"]?.hpa).toBeUndefined(); // the HPA in another namespace does not match
+    expect(byId["kube:shop/Deployment/web"]).toMatchObject({
+      replicas: 2,
+      hpa: { minReplicas: 2, maxReplicas: 10 },
+      rollout: {
+        type: "RollingUpdate",
+        maxSurge: { kind: "int", value: 1 },
+        maxUnavailable: { kind: "percent", value: 50 },
+      },
+      workers: 3,
+      resources: { cpuMillis: 500, memoryBytes: 2 ** 30 },
+    });
+    expect(byId["kube:shop/Deployment/web"]?.current).toBeUndefined();
+    expect(byId["kube:shop/StatefulSet/db-sync"]).toMatchObject({
+      kind: "StatefulSet",
+      replicas: 3,
+      rollout: { type: "Ordered" },
+      hpa: { minReplicas: 1, maxReplicas: 5 },
+      workers: 2,
+    });
+  });
+
+  it("env from ConfigMaps in the files is read; Secrets and missing ConfigMaps are 'cannot read' warnings", async () => {
+    await files({
+      "cm.yaml": `apiVersion: v1
+kind: ConfigMap
+metadata: { name: pools }
+data: { DB_POOL_SIZE: "1", GUNICORN_WORKERS: "2" }
+`,
+      "web.yaml": deployment({
+        container: `        - name: web
+          image: web
+          envFrom: [{ configMapRef: { name: pools } }]
+          env:
+            - name: DB_MAX_OVERFLOW
+              valueFrom: { secretKeyRef: { name: db, key: overflow } }`,
+      }),
+      "api.yaml": deployment({
+        name: "api",
+        container: `        - name: api
+          image: api
+          envFrom: [{ configMapRef: { name: not-here } }]
+          env:
+            - name: DB_POOL_SIZE
+              valueFrom: { configMapKeyRef: { name: pools, key: DB_POOL_SIZE } }
+            - { name: GUNICORN_WORKERS, value: "3" }`,
+      }),
+    });
+    const r = await load("cm.yaml", "web.yaml", "api.yaml");
+    expect(r.errors).toEqual([]);
+    const byId = Object.fromEntries(r.workloads.map((w) => [w.workload.id, w.workload]));
+    expect(byId["kube:default/Deployment/web"]).toMatchObject({ workers: 2, current: { poolSize: 1 } });
+    expect(byId["kube:default/Deployment/api"]).toMatchObject({ workers: 3, current: { poolSize: 1 } });
+    const warnings = r.warnings.map(formatSourceFinding);
+    expect(warnings).toContainEqual(
+      expect.stringMatching(
+        /web\.yaml: Deployment default\/web: env DB_MAX_OVERFLOW: comes from Secret db, which cannot be read here/,
+      ),
+    );
+    expect(warnings).toContainEqual(
+      expect.stringMatching(
+        /api\.yaml: Deployment default\/api: env DB_MAX_OVERFLOW: comes from envFrom ConfigMap not-here/,
+      ),
+    );
+  });
+
+  it("the container annotation picks the container; a wrong name lists the ones there are", async () => {
+    const twoContainers = `        - { name: proxy, image: p }
+        - name: app
+          image: app
+          env: [{ name: WEB_CONCURRENCY, value: "5" }]`;
+    await files({
+      "ok.yaml": deployment({ annotations: { "pooltuner.io/container": "app" }, container: twoContainers }),
+      "bad.yaml": deployment({
+        name: "bad",
+        annotations: { "pooltuner.io/container": "ap" },
+        container: twoContainers,
+      }),
+    });
+    const r = await load("ok.yaml", "bad.yaml");
+    expect(r.workloads.map((w) => [w.workload.id, w.workload.workers])).toEqual([["kube:default/Deployment/web", 5]]);
+    expect(r.errors.map(formatSourceFinding)).toEqual([
+      `${join(dir, "bad.yaml")}: Deployment default/bad: pooltuner.io/container="ap": no container named "ap" (containers: proxy, app)`,
+    ]);
+  });
+
+  it("bad values: one line each naming the file, the object and the field", async () => {
+    await files({
+      "bad.yaml": [
+        deployment({
+          annotations: { "pooltuner.io/weight": "0" },
+          spec: "  replicas: -1\n  strategy: { rollingUpdate: { maxSurge: '1' } }",
+          container: `        - name: web
+          image: web
+          env: [{ name: DB_POOL_SIZE, value: "two" }, { name: GUNICORN_WORKERS, value: "2" }]
+          resources: { limits: { cpu: 1 core } }`,
+        }),
+        `apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: { name: web }
+spec:
+  scaleTargetRef: { kind: Deployment, name: web }
+  minReplicas: 2
+`,
+      ].join("---\n"),
+    });
+    const r = await load("bad.yaml");
+    const f = join(dir, "bad.yaml");
+    expect(r.errors.map(formatSourceFinding).sort()).toEqual(
+      [
+        `${f}: Deployment default/web: pooltuner.io/weight="0": must be a number > 0 and <= 1000000, such as 1 or 2.5`,
+        `${f}: Deployment default/web: spec.replicas: must be a whole number >= 0, got -1`,
+        `${f}: Deployment default/web: spec.strategy.rollingUpdate.maxSurge: must be a whole number >= 0 or a percentage such as "25%", got "1"`,
+        `${f}: Deployment default/web: spec.template.spec.containers[web].resources.limits.cpu: "1 core" is not a Kubernetes quantity (examples: 500m, 2, 512Mi, 2Gi, 1G)`,
+        `${f}: Deployment default/web: env DB_POOL_SIZE="two": must be a whole number (SQLAlchemy pool_size)`,
+        `${f}: HorizontalPodAutoscaler default/web: spec.maxReplicas: must be a whole number >= 1, got nothing`,
+      ].sort(),
+    );
+  });
+
+  it("objects without the opt-in are ignored; a List is flattened; a nameless object is an error", async () => {
+    await files({
+      "list.yaml": `apiVersion: v1
+kind: List
+items:
+  - apiVersion: apps/v1
+    kind: Deployment
+    metadata: { name: plain }
+    spec: { template: { spec: { containers: [{ name: c, image: c }] } } }
+  - apiVersion: apps/v1
+    kind: Deployment
+    metadata: { name: managed, annotations: { pooltuner.io/enabled: "true", pooltuner.io/workers: "2" } }
+    spec: { template: { spec: { containers: [{ name: c, image: c }] } } }
+  - apiVersion: v1
+    kind: Service
+    metadata: {}
+`,
+    });
+    const r = await load("list.yaml");
+    expect(r.workloads.map((w) => w.workload.id)).toEqual(["kube:default/Deployment/managed"]);
+    expect(r.workloads[0]?.workload.replicas).toBe(1);
+    expect(r.errors.map(formatSourceFinding)).toEqual([
+      `${join(dir, "list.yaml")}: Service in document 1 items[2]: metadata.name: is required`,
+    ]);
+  });
+});
