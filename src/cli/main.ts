@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { probe } from "../mysql/probe.js";
+import { registerComposeCommand } from "./compose.js";
 import { CliError, type Command as CommandName, EXIT, exitCodeFor } from "./exit.js";
 import { renderJson, renderJsonError } from "./render-json.js";
 import { renderTable } from "./render-table.js";
@@ -147,6 +148,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     "check",
     "like plan, for CI: exit 1 when the current settings can exceed a budget, 2 on bad input, 3 when a database cannot be reached",
   );
+
+  registerComposeCommand(program, (c) => {
+    code = c;
+  });
 
   try {
     await program.parseAsync([...argv]);

@@ -1,0 +1,216 @@
+// `pooltuner compose`: the daemon beside docker-compose (src/docker/daemon.ts). This file only reads flags and
+// the environment (once, here), builds the parts and runs them until SIGTERM/SIGINT; `--once` runs one pass
+// and exits with the CLI's usual codes.
+import { readFile } from "node:fs/promises";
+import type { Command } from "commander";
+import { DEFAULT_DAMPING, DEFAULT_POLICY } from "../core/index.js";
+import { describeDockerHost, dockerClient } from "../docker/client.js";
+import { ComposeDaemon, type ReconcileReport } from "../docker/daemon.js";
+import { type DaemonConfig, loadConfig } from "../runtime/config.js";
+import { startHttpServer } from "../runtime/http-server.js";
+import { createLogger } from "../runtime/logger.js";
+import { Metrics } from "../runtime/metrics.js";
+import { CliError, EXIT } from "./exit.js";
+
+interface ComposeFlags {
+  config?: string;
+  mysqlUrl: string[];
+  dockerHost?: string;
+  project: string[];
+  dryRun: boolean;
+  once: boolean;
+  pollInterval: string;
+  resyncInterval: string;
+  cooldown: string;
+  minGain: string;
+  settle: string;
+  startTimeout: string;
+  failureBackoff: string;
+  unmanagedWindow: string;
+  envDir: string;
+  persist: boolean;
+  pathMap: string[];
+  httpPort: string;
+  logLevel: string;
+}
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+/** Adds `compose` to the program; `setCode` receives the exit code when the command ends. */
+export function registerComposeCommand(program: Command, setCode: (code: number) => void): void {
+  program
+    .command("compose")
+    .description(
+      "run beside docker-compose: watch containers labelled io.pooltuner.enabled=true and the database, " +
+        "and recreate services with safe pool settings",
+    )
+    .option(
+      "--config <file>",
+      "daemon configuration: databases (url/urlFile/urlEnv), reserve, sizingTable (env POOLTUNER_CONFIG)",
+    )
+    .option(
+      "--mysql-url <[name=]url>",
+      "a database without a config file: mysql://monitor:password@host:port/ (repeat with name=; env POOLTUNER_MYSQL_URL; default name: default)",
+      collect,
+      [],
+    )
+    .option(
+      "--docker-host <url>",
+      "Docker Engine: unix:///path or tcp://host:port (env DOCKER_HOST; default unix:///var/run/docker.sock)",
+    )
+    .option("--project <name>", "only this compose project (repeat for several)", collect, [])
+    .option("--dry-run", "plan and log what would change; recreate nothing, write nothing", false)
+    .option(
+      "--once",
+      "one pass: reconcile every database once and exit (0 ok, 1 an apply failed or no plan fits, 3 a database cannot be probed)",
+      false,
+    )
+    .option("--poll-interval <duration>", "probe the databases this often", "15s")
+    .option("--resync-interval <duration>", "re-read all containers this often even without events", "5m")
+    .option("--cooldown <duration>", "an increase waits this long after the service last changed", "10m")
+    .option("--min-gain <n>", "an increase must raise pool_size+max_overflow by at least this", "1")
+    .option("--settle <duration>", "a recreated container without a healthcheck must keep running this long", "5s")
+    .option("--start-timeout <duration>", "a recreated container must run (and be healthy) within this", "2m")
+    .option("--failure-backoff <duration>", "after a failed apply, wait this long before trying the same change", "15m")
+    .option("--unmanaged-window <duration>", "other clients' connections count at their highest over this window", "5m")
+    .option("--env-dir <dir>", "persist applied values in <project dir>/<dir>/<service>.env", ".pooltuner")
+    .option("--no-persist", "do not write env files (a later `docker compose up -d` restores the compose values)")
+    .option(
+      "--path-map <host=local>",
+      "the project directory host path -> the path this process sees it at (when it runs in a container)",
+      collect,
+      [],
+    )
+    .option("--http-port <port>", "serve /healthz, /readyz and /metrics on this port (0: off)", "9090")
+    .option("--log-level <level>", "pino level: debug, info, warn, error", "info")
+    .exitOverride()
+    .action(async (flags: ComposeFlags) => {
+      setCode(await runCompose(flags));
+    });
+}
+
+async function runCompose(flags: ComposeFlags): Promise<number> {
+  const env = process.env;
+  const config = await daemonConfig(flags, env);
+  const logger = createLogger({ level: flags.logLevel });
+  const metrics = new Metrics();
+  const dockerHost = flags.dockerHost ?? env.DOCKER_HOST;
+  const docker = dockerClient(dockerHost);
+  try {
+    await docker.ping();
+  } catch (err) {
+    throw new CliError("unreachable", [
+      `cannot reach the Docker Engine at ${describeDockerHost(dockerHost)}: ${(err as Error).message}`,
+    ]);
+  }
+  const daemon = new ComposeDaemon({
+    docker,
+    databases: config.databases,
+    policy: config.policy,
+    damping: {
+      ...DEFAULT_DAMPING,
+      cooldownMs: duration(flags.cooldown, "--cooldown"),
+      minGain: count(flags.minGain, "--min-gain"),
+    },
+    dryRun: flags.dryRun,
+    ...(flags.project.length > 0 ? { projects: flags.project } : {}),
+    pollIntervalMs: duration(flags.pollInterval, "--poll-interval"),
+    resyncIntervalMs: duration(flags.resyncInterval, "--resync-interval"),
+    unmanagedWindowMs: duration(flags.unmanagedWindow, "--unmanaged-window"),
+    recreate: {
+      settleMs: duration(flags.settle, "--settle"),
+      startTimeoutMs: duration(flags.startTimeout, "--start-timeout"),
+    },
+    ...(flags.persist ? { persist: { dir: flags.envDir, pathMap: flags.pathMap.map(pathMapping) } } : {}),
+    failureBackoffMs: duration(flags.failureBackoff, "--failure-backoff"),
+    logger,
+    metrics,
+  });
+  logger.info(
+    {
+      dockerHost: describeDockerHost(dockerHost),
+      databases: config.databases.map((d) => d.name),
+      dryRun: flags.dryRun,
+      projects: flags.project,
+    },
+    `pooltuner compose ${flags.once ? "one pass" : "started"}${flags.dryRun ? " (dry run: nothing is changed)" : ""}`,
+  );
+
+  if (flags.once) return exitFor(await daemon.once());
+
+  const port = count(flags.httpPort, "--http-port");
+  const http =
+    port > 0
+      ? await startHttpServer({ port, metrics, healthy: () => daemon.healthy(), ready: () => daemon.ready() })
+      : undefined;
+  const stop = new AbortController();
+  const onSignal = (sig: string) => {
+    logger.info(`${sig}: stopping (a recreate in progress finishes first)`);
+    stop.abort();
+  };
+  process.once("SIGTERM", () => onSignal("SIGTERM"));
+  process.once("SIGINT", () => onSignal("SIGINT"));
+  await daemon.run(stop.signal);
+  await http?.close();
+  logger.info("stopped");
+  return EXIT.ok;
+}
+
+function exitFor(reports: readonly ReconcileReport[]): number {
+  if (reports.some((r) => r.skipped)) return EXIT.unreachable;
+  if (reports.some((r) => r.failed.length > 0 || (r.plan && !r.plan.feasible))) return EXIT.exceeds;
+  return EXIT.ok;
+}
+
+async function daemonConfig(flags: ComposeFlags, env: NodeJS.ProcessEnv): Promise<DaemonConfig> {
+  const file = flags.config ?? env.POOLTUNER_CONFIG;
+  const urls = flags.mysqlUrl.length > 0 ? flags.mysqlUrl : env.POOLTUNER_MYSQL_URL ? [env.POOLTUNER_MYSQL_URL] : [];
+  if (file && flags.mysqlUrl.length > 0) throw new CliError("bad-input", ["give --config or --mysql-url, not both"]);
+  if (file) {
+    let text: string;
+    try {
+      text = await readFile(file, "utf8");
+    } catch (err) {
+      throw new CliError("bad-input", [`cannot read --config ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`]);
+    }
+    try {
+      return await loadConfig(text, file, env);
+    } catch (err) {
+      throw new CliError("bad-input", [(err as Error).message]);
+    }
+  }
+  if (urls.length === 0) {
+    throw new CliError("bad-input", [
+      "no database: give --config <file> (or env POOLTUNER_CONFIG), or --mysql-url (or env POOLTUNER_MYSQL_URL)",
+    ]);
+  }
+  const databases = urls.map((u) => {
+    const m = /^([A-Za-z0-9][A-Za-z0-9._-]*)=(.+)$/s.exec(u);
+    return m && !m[1]?.includes(":") ? { name: m[1] as string, url: m[2] as string } : { name: "default", url: u };
+  });
+  const names = databases.map((d) => d.name);
+  if (new Set(names).size !== names.length)
+    throw new CliError("bad-input", ["--mysql-url: each database needs its own name (name=url)"]);
+  return { databases, policy: DEFAULT_POLICY };
+}
+
+/** `500ms`, `15s`, `10m`, `1h`; a bare number is seconds. */
+export function duration(text: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!m) throw new CliError("bad-input", [`${flag}: "${text}" is not a duration (e.g. 500ms, 15s, 10m, 1h)`]);
+  const n = Number(m[1]);
+  const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }[(m[2] ?? "s") as "ms" | "s" | "m" | "h"];
+  return Math.round(n * unit);
+}
+
+function count(text: string, flag: string): number {
+  if (!/^\d+$/.test(text.trim())) throw new CliError("bad-input", [`${flag}: "${text}" must be a whole number >= 0`]);
+  return Number(text);
+}
+
+function pathMapping(text: string): [string, string] {
+  const eq = text.indexOf("=");
+  if (eq <= 0 || eq === text.length - 1 || !text.startsWith("/") || text[eq + 1] !== "/")
+    throw new CliError("bad-input", [`--path-map: "${text}" must be /host/path=/local/path`]);
+  return [text.slice(0, eq), text.slice(eq + 1)];
+}
