@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { probe } from "../mysql/probe.js";
 import { registerComposeCommand } from "./compose.js";
+import { registerControllerCommand } from "./controller.js";
 import { CliError, type Command as CommandName, EXIT, exitCodeFor } from "./exit.js";
 import { renderJson, renderJsonError } from "./render-json.js";
 import { renderTable } from "./render-table.js";
@@ -150,6 +151,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   );
 
   registerComposeCommand(program, (c) => {
+    code = c;
+  });
+  registerControllerCommand(program, (c) => {
     code = c;
   });
 

@@ -23,6 +23,12 @@ export interface WorkloadState {
   readonly increaseSeenAt?: number;
   /** A rollout of this workload is still in progress. */
   readonly rollingOut?: boolean;
+  /**
+   * Connections this workload's old processes may still hold while its own rollout replaces them (a RollingUpdate
+   * starts new pods before old ones have drained, KEP-3973). An increase must fit with them; 0 when old pods are
+   * gone before new ones start (Recreate, StatefulSets).
+   */
+  readonly drainingPeak?: number;
 }
 
 export interface Action {
@@ -115,7 +121,8 @@ export function decide(
         { usable: db.usable, members: mine },
         ...(acct ? [{ usable: acct.usable, members: mine.filter((x) => x.account === w.account) }] : []),
       ];
-      if (!bounds.every((b) => fitsAfter(b.members, w.id, rec.peak, b.usable))) {
+      const during = rec.peak + (s.drainingPeak ?? 0);
+      if (!bounds.every((b) => fitsAfter(b.members, w.id, during, b.usable))) {
         deferred.push({ workload: w.id, reason: "would-exceed-now" });
         continue;
       }

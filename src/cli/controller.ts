@@ -1,0 +1,215 @@
+// `pooltuner controller`: the in-cluster Kubernetes controller (src/kube/controller.ts). This file only reads flags
+// and the environment (once, here), builds the options and runs until SIGTERM/SIGINT. Losing the lease ends the
+// process with exit 1 so Kubernetes restarts it as a standby; it never keeps writing without the lease.
+import { readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { KubeConfig } from "@kubernetes/client-node";
+import { type Command, Option } from "commander";
+import { DEFAULT_DAMPING, DEFAULT_POLICY } from "../core/index.js";
+import { startController } from "../kube/controller.js";
+import { type DaemonConfig, loadConfig } from "../runtime/config.js";
+import { createLogger } from "../runtime/logger.js";
+import { duration } from "./compose.js";
+import { CliError, EXIT } from "./exit.js";
+
+interface ControllerFlags {
+  config?: string;
+  mysqlUrl: string[];
+  kubeconfig?: string;
+  namespace: string[];
+  labelSelector?: string;
+  updateMode: "auto" | "off";
+  pollInterval: string;
+  cooldown: string;
+  minGain: string;
+  rolloutTimeout: string;
+  rolloutCheckInterval: string;
+  debounce: string;
+  resyncInterval: string;
+  unmanagedWindow: string;
+  leaderElect: boolean;
+  leaderElectionNamespace?: string;
+  leaderElectionId: string;
+  leaseDuration: string;
+  renewDeadline: string;
+  retryPeriod: string;
+  identity?: string;
+  httpPort: string;
+  logLevel: string;
+}
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+const SA_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+
+/** Adds `controller` to the program; `setCode` receives the exit code when the command ends. */
+export function registerControllerCommand(program: Command, setCode: (code: number) => void): void {
+  program
+    .command("controller")
+    .description(
+      "run in Kubernetes: watch Deployments/StatefulSets annotated pooltuner.io/enabled=true, their HPAs and the " +
+        "databases, and roll out safe pool settings one workload at a time",
+    )
+    .option(
+      "--config <file>",
+      "configuration: databases (name, url/urlFile/urlEnv, reserve), reserve, sizingTable (env POOLTUNER_CONFIG)",
+    )
+    .option(
+      "--mysql-url <[name=]url>",
+      "a database without a config file (repeat with name=; env POOLTUNER_MYSQL_URL; default name: default)",
+      collect,
+      [],
+    )
+    .option(
+      "--kubeconfig <file>",
+      "kubeconfig (default: in-cluster service account, else $KUBECONFIG or ~/.kube/config)",
+    )
+    .option(
+      "--namespace <ns>",
+      "watch only this namespace (repeat, or comma-separated; env POOLTUNER_NAMESPACES; default: all)",
+      collect,
+      [],
+    )
+    .option("--label-selector <selector>", "watch only workloads with these labels (annotations cannot be selected)")
+    .addOption(
+      new Option("--update-mode <mode>", "auto: apply; off: recommend only (events, status, metrics)")
+        .choices(["auto", "off"])
+        .default("auto"),
+    )
+    .option("--poll-interval <duration>", "probe the databases this often", "15s")
+    .option("--cooldown <duration>", "an increase waits this long after the workload last changed", "10m")
+    .option("--min-gain <n>", "an increase must raise pool_size+max_overflow by at least this", "1")
+    .option("--rollout-timeout <duration>", "report a rollout not complete after this and stop waiting for it", "10m")
+    .option("--rollout-check-interval <duration>", "look at a rollout in progress this often", "5s")
+    .option("--debounce <duration>", "merge changes to one database within this window", "500ms")
+    .option("--resync-interval <duration>", "re-plan every database this often even without changes", "5m")
+    .option("--unmanaged-window <duration>", "other clients' connections count at their highest over this window", "5m")
+    .option("--no-leader-elect", "run without a Lease (only with a single replica)")
+    .option(
+      "--leader-election-namespace <ns>",
+      "namespace of the Lease (default: env POD_NAMESPACE, else the pod's own namespace, else default)",
+    )
+    .option("--leader-election-id <name>", "name of the Lease", "pooltuner")
+    .option("--lease-duration <duration>", "a standby takes over after the lease went unrenewed this long", "15s")
+    .option("--renew-deadline <duration>", "the leader steps down when it could not renew for this long", "10s")
+    .option("--retry-period <duration>", "how often to renew or try to acquire the lease", "2s")
+    .option("--identity <name>", "this replica in the Lease and in events (default: env POD_NAME, else hostname)")
+    .option("--http-port <port>", "serve /healthz, /readyz and /metrics on this port (0: off)", "9090")
+    .option("--log-level <level>", "pino level: debug, info, warn, error", "info")
+    .exitOverride()
+    .action(async (flags: ControllerFlags) => {
+      setCode(await runController(flags));
+    });
+}
+
+async function runController(flags: ControllerFlags): Promise<number> {
+  const env = process.env;
+  const config = await controllerConfig(flags, env);
+  const log = createLogger({ level: flags.logLevel, name: "pooltuner-controller" });
+  const kubeConfig = new KubeConfig();
+  try {
+    if (flags.kubeconfig) kubeConfig.loadFromFile(flags.kubeconfig);
+    else kubeConfig.loadFromDefault();
+  } catch (err) {
+    throw new CliError("bad-input", [`cannot load the kubeconfig: ${(err as Error).message}`]);
+  }
+  if (!kubeConfig.getCurrentCluster()) {
+    throw new CliError("bad-input", ["no Kubernetes cluster: run in a pod or give --kubeconfig"]);
+  }
+  const namespaces = [...flags.namespace, ...(env.POOLTUNER_NAMESPACES ? [env.POOLTUNER_NAMESPACES] : [])]
+    .flatMap((n) => n.split(","))
+    .map((n) => n.trim())
+    .filter((n) => n !== "");
+  const httpPort = count(flags.httpPort, "--http-port");
+  const leaseDurationMs = duration(flags.leaseDuration, "--lease-duration");
+  const renewDeadlineMs = duration(flags.renewDeadline, "--renew-deadline");
+  const retryPeriodMs = duration(flags.retryPeriod, "--retry-period");
+  if (flags.leaderElect && !(retryPeriodMs < renewDeadlineMs && renewDeadlineMs < leaseDurationMs)) {
+    throw new CliError("bad-input", ["leader election needs --retry-period < --renew-deadline < --lease-duration"]);
+  }
+
+  const controller = await startController({
+    kubeConfig,
+    config,
+    namespaces: [...new Set(namespaces)],
+    ...(flags.labelSelector ? { labelSelector: flags.labelSelector } : {}),
+    updateMode: flags.updateMode,
+    pollIntervalMs: duration(flags.pollInterval, "--poll-interval"),
+    damping: {
+      ...DEFAULT_DAMPING,
+      cooldownMs: duration(flags.cooldown, "--cooldown"),
+      minGain: count(flags.minGain, "--min-gain"),
+    },
+    rolloutTimeoutMs: duration(flags.rolloutTimeout, "--rollout-timeout"),
+    rolloutCheckMs: duration(flags.rolloutCheckInterval, "--rollout-check-interval"),
+    debounceMs: duration(flags.debounce, "--debounce"),
+    resyncMs: duration(flags.resyncInterval, "--resync-interval"),
+    unmanagedWindowMs: duration(flags.unmanagedWindow, "--unmanaged-window"),
+    leaderElection: {
+      enabled: flags.leaderElect,
+      namespace: flags.leaderElectionNamespace ?? env.POD_NAMESPACE ?? ownNamespace() ?? "default",
+      name: flags.leaderElectionId,
+      leaseDurationMs,
+      renewDeadlineMs,
+      retryPeriodMs,
+    },
+    ...((flags.identity ?? env.POD_NAME) ? { identity: (flags.identity ?? env.POD_NAME) as string } : {}),
+    ...(httpPort > 0 ? { http: { port: httpPort } } : {}),
+    log,
+  });
+
+  const onSignal = (sig: string) => {
+    log.info(`${sig}: stopping (releasing the lease)`);
+    void controller.stop();
+  };
+  process.once("SIGTERM", () => onSignal("SIGTERM"));
+  process.once("SIGINT", () => onSignal("SIGINT"));
+  const outcome = await controller.done;
+  // Lost the lease: exit non-zero so the pod restarts as a standby with a fresh cache.
+  return outcome === "lost" ? EXIT.exceeds : EXIT.ok;
+}
+
+async function controllerConfig(flags: ControllerFlags, env: NodeJS.ProcessEnv): Promise<DaemonConfig> {
+  const file = flags.config ?? env.POOLTUNER_CONFIG;
+  const urls = flags.mysqlUrl.length > 0 ? flags.mysqlUrl : env.POOLTUNER_MYSQL_URL ? [env.POOLTUNER_MYSQL_URL] : [];
+  if (file && flags.mysqlUrl.length > 0) throw new CliError("bad-input", ["give --config or --mysql-url, not both"]);
+  if (file) {
+    let text: string;
+    try {
+      text = await readFile(file, "utf8");
+    } catch (err) {
+      throw new CliError("bad-input", [`cannot read --config ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`]);
+    }
+    try {
+      return await loadConfig(text, file, env);
+    } catch (err) {
+      throw new CliError("bad-input", [(err as Error).message]);
+    }
+  }
+  if (urls.length === 0) {
+    throw new CliError("bad-input", [
+      "no database: give --config <file> (or env POOLTUNER_CONFIG), or --mysql-url (or env POOLTUNER_MYSQL_URL)",
+    ]);
+  }
+  const databases = urls.map((u) => {
+    const m = /^([A-Za-z0-9][A-Za-z0-9._-]*)=(.+)$/s.exec(u);
+    return m && !m[1]?.includes(":") ? { name: m[1] as string, url: m[2] as string } : { name: "default", url: u };
+  });
+  const names = databases.map((d) => d.name);
+  if (new Set(names).size !== names.length) {
+    throw new CliError("bad-input", ["--mysql-url: each database needs its own name (name=url)"]);
+  }
+  return { databases, policy: DEFAULT_POLICY };
+}
+
+function ownNamespace(): string | undefined {
+  try {
+    return readFileSync(SA_NAMESPACE_FILE, "utf8").trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function count(text: string, flag: string): number {
+  if (!/^\d+$/.test(text.trim())) throw new CliError("bad-input", [`${flag}: "${text}" must be a whole number >= 0`]);
+  return Number(text);
+}

@@ -1,0 +1,148 @@
+// The controller's view of the cluster: informers on Deployments, StatefulSets and HorizontalPodAutoscalers in the
+// watched namespaces (all, or a configured set). Reads come from here (STYLE 6); writes go to the API server.
+import {
+  AppsV1Api,
+  AutoscalingV2Api,
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+} from "@kubernetes/client-node";
+import { type InformerEvent, ResilientInformer } from "./informer.js";
+import type { HpaObject, WorkloadKind, WorkloadObject } from "./objects.js";
+
+export interface ClusterCacheOptions {
+  readonly kubeConfig: KubeConfig;
+  /** Namespaces to watch; empty = all. */
+  readonly namespaces: readonly string[];
+  /** Optional label selector narrowing the watched workloads (annotations cannot be selected server-side). */
+  readonly labelSelector?: string;
+  readonly onWorkload: (kind: WorkloadKind, event: InformerEvent, obj: WorkloadObject) => void;
+  readonly onHpa: (event: InformerEvent, obj: HpaObject) => void;
+  readonly onSynced?: (informer: string) => void;
+  readonly onRestart?: (informer: string, reason: string, err: unknown, delayMs: number) => void;
+  readonly watchdogMs?: number;
+}
+
+interface Resource<T extends KubernetesObject> {
+  readonly plural: string;
+  readonly kind: string;
+  readonly apiVersion: string;
+  readonly group: string;
+  readonly listAll: () => Promise<KubernetesListObject<T>>;
+  readonly listIn: (namespace: string) => Promise<KubernetesListObject<T>>;
+  readonly selector: boolean;
+}
+
+export class ClusterCache {
+  private readonly deployments: ResilientInformer<WorkloadObject>[] = [];
+  private readonly statefulSets: ResilientInformer<WorkloadObject>[] = [];
+  private readonly hpas: ResilientInformer<HpaObject>[] = [];
+
+  constructor(options: ClusterCacheOptions) {
+    const apps = options.kubeConfig.makeApiClient(AppsV1Api);
+    const autoscaling = options.kubeConfig.makeApiClient(AutoscalingV2Api);
+    const sel = options.labelSelector;
+    const withSel = sel ? { labelSelector: sel } : {};
+    const deployment: Resource<WorkloadObject> = {
+      plural: "deployments",
+      kind: "Deployment",
+      apiVersion: "apps/v1",
+      group: "/apis/apps/v1",
+      listAll: () => apps.listDeploymentForAllNamespaces(withSel) as Promise<KubernetesListObject<WorkloadObject>>,
+      listIn: (namespace) =>
+        apps.listNamespacedDeployment({ namespace, ...withSel }) as Promise<KubernetesListObject<WorkloadObject>>,
+      selector: true,
+    };
+    const statefulSet: Resource<WorkloadObject> = {
+      plural: "statefulsets",
+      kind: "StatefulSet",
+      apiVersion: "apps/v1",
+      group: "/apis/apps/v1",
+      listAll: () => apps.listStatefulSetForAllNamespaces(withSel) as Promise<KubernetesListObject<WorkloadObject>>,
+      listIn: (namespace) =>
+        apps.listNamespacedStatefulSet({ namespace, ...withSel }) as Promise<KubernetesListObject<WorkloadObject>>,
+      selector: true,
+    };
+    // HPAs are few and carry no annotations of ours: watched unfiltered.
+    const hpa: Resource<HpaObject> = {
+      plural: "horizontalpodautoscalers",
+      kind: "HorizontalPodAutoscaler",
+      apiVersion: "autoscaling/v2",
+      group: "/apis/autoscaling/v2",
+      listAll: () =>
+        autoscaling.listHorizontalPodAutoscalerForAllNamespaces() as Promise<KubernetesListObject<HpaObject>>,
+      listIn: (namespace) =>
+        autoscaling.listNamespacedHorizontalPodAutoscaler({ namespace }) as Promise<KubernetesListObject<HpaObject>>,
+      selector: false,
+    };
+
+    const scopes: (string | undefined)[] = options.namespaces.length > 0 ? [...options.namespaces] : [undefined];
+    const make = <T extends KubernetesObject>(
+      r: Resource<T>,
+      ns: string | undefined,
+      onEvent: (e: InformerEvent, o: T) => void,
+    ) => {
+      const name = ns ? `${r.plural}/${ns}` : r.plural;
+      return new ResilientInformer<T>({
+        name,
+        kubeConfig: options.kubeConfig,
+        path: ns ? `${r.group}/namespaces/${ns}/${r.plural}` : `${r.group}/${r.plural}`,
+        list: ns ? () => r.listIn(ns) : r.listAll,
+        kind: r.kind,
+        apiVersion: r.apiVersion,
+        ...(r.selector && sel ? { labelSelector: sel } : {}),
+        onEvent,
+        onSynced: () => options.onSynced?.(name),
+        onRestart: (reason, err, delay) => options.onRestart?.(name, reason, err, delay),
+        ...(options.watchdogMs !== undefined ? { watchdogMs: options.watchdogMs } : {}),
+      });
+    };
+    for (const ns of scopes) {
+      this.deployments.push(make(deployment, ns, (e, o) => options.onWorkload("Deployment", e, o)));
+      this.statefulSets.push(make(statefulSet, ns, (e, o) => options.onWorkload("StatefulSet", e, o)));
+      this.hpas.push(make(hpa, ns, options.onHpa));
+    }
+  }
+
+  private all(): ResilientInformer<KubernetesObject>[] {
+    return [...this.deployments, ...this.statefulSets, ...this.hpas] as ResilientInformer<KubernetesObject>[];
+  }
+
+  start(): void {
+    for (const i of this.all()) i.start();
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.all().map((i) => i.stop()));
+  }
+
+  /** Every informer has completed its first LIST: before that, "not in the cache" does not mean "does not exist". */
+  hasSynced(): boolean {
+    return this.all().every((i) => i.hasSynced());
+  }
+
+  restarts(): number {
+    return this.all().reduce((n, i) => n + i.restarts, 0);
+  }
+
+  /** The longest any informer has been silent (for /healthz). */
+  maxIdleMs(): number {
+    return Math.max(0, ...this.all().map((i) => i.idleMs()));
+  }
+
+  workloads(kind: WorkloadKind): WorkloadObject[] {
+    return (kind === "Deployment" ? this.deployments : this.statefulSets).flatMap((i) => [...i.list()]);
+  }
+
+  getWorkload(kind: WorkloadKind, namespace: string, name: string): WorkloadObject | undefined {
+    for (const i of kind === "Deployment" ? this.deployments : this.statefulSets) {
+      const o = i.get(name, namespace);
+      if (o) return o;
+    }
+    return undefined;
+  }
+
+  horizontalPodAutoscalers(): HpaObject[] {
+    return this.hpas.flatMap((i) => [...i.list()]);
+  }
+}

@@ -1,0 +1,90 @@
+// The status annotation (`pooltuner.io/status`): what pooltuner last applied to a workload and why, kept on the
+// workload itself (kopf's last-handled-configuration, Reloader's hash). A restarted controller or a new leader reads
+// it back and so needs no memory of its own: it derives cooldowns and rollout waits from here and writes nothing
+// when the world did not change. Only the fields in `statusKey` decide whether it needs rewriting, so numbers that
+// drift (other clients' connections) never cause writes by themselves.
+import type { PoolSettings } from "../core/index.js";
+
+export const STATUS_VERSION = 1;
+
+export interface AppliedStatus extends PoolSettings {
+  readonly from: PoolSettings;
+  readonly change: "decrease" | "increase";
+  /** ISO time of the patch. */
+  readonly at: string;
+  /** metadata.generation the patch produced; its rollout is done once the controller has observed it. */
+  readonly generation: number;
+}
+
+export interface WorkloadStatus {
+  readonly v: number;
+  readonly database: string;
+  readonly mode: "auto" | "off";
+  /** The last values pooltuner wrote (absent until it first changes the workload). */
+  readonly applied?: AppliedStatus;
+  /** What the plan recommends now; absent when nothing safe can be recommended (infeasible). */
+  readonly recommended?: PoolSettings & { readonly peak: number };
+  /** True when the workload does not run the recommendation yet (update-mode off, or waiting). */
+  readonly pending: boolean;
+  /** The plan's numbers when this status was written; informational. */
+  readonly plan: {
+    readonly replicas: number;
+    readonly plannedReplicas: number;
+    readonly podsPeak: number;
+    readonly workers: number;
+    readonly processes: number;
+    readonly currentPeak: number | null;
+    readonly maxConnections: number;
+    readonly usable: number;
+    readonly allocated: number;
+    readonly feasible: boolean;
+  };
+  readonly updatedAt: string;
+}
+
+/** Reads the annotation; anything unreadable counts as absent (and will be rewritten at the next change). */
+export function parseStatus(raw: string | undefined): WorkloadStatus | undefined {
+  if (raw === undefined) return undefined;
+  try {
+    const v = JSON.parse(raw) as Partial<WorkloadStatus>;
+    if (typeof v !== "object" || v === null || v.v !== STATUS_VERSION || typeof v.database !== "string") {
+      return undefined;
+    }
+    if (v.applied !== undefined && !validApplied(v.applied)) return { ...(v as WorkloadStatus), applied: undefined };
+    return v as WorkloadStatus;
+  } catch {
+    return undefined;
+  }
+}
+
+function validApplied(a: unknown): a is AppliedStatus {
+  const x = a as Partial<AppliedStatus>;
+  return (
+    typeof x === "object" &&
+    x !== null &&
+    Number.isInteger(x.poolSize) &&
+    Number.isInteger(x.maxOverflow) &&
+    typeof x.at === "string" &&
+    !Number.isNaN(Date.parse(x.at)) &&
+    Number.isInteger(x.generation)
+  );
+}
+
+/** The part of a status that, when it differs, is worth a write. */
+export function statusKey(s: WorkloadStatus | undefined): string {
+  if (!s) return "";
+  return JSON.stringify([
+    s.v,
+    s.database,
+    s.mode,
+    s.applied ? [s.applied.poolSize, s.applied.maxOverflow, s.applied.at, s.applied.generation] : null,
+    s.recommended ? [s.recommended.poolSize, s.recommended.maxOverflow] : null,
+    s.pending,
+  ]);
+}
+
+export function appliedAtMs(s: WorkloadStatus | undefined): number | undefined {
+  if (!s?.applied) return undefined;
+  const t = Date.parse(s.applied.at);
+  return Number.isNaN(t) ? undefined : t;
+}

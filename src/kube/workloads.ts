@@ -1,0 +1,123 @@
+// Live objects -> the planner's workloads. The mapping of a Deployment/StatefulSet (+ the HPAs that target it) to a
+// WorkloadSnapshot is the one `pooltuner plan` uses for manifest files (src/sources/manifests.ts), so the
+// controller and `plan --kube` can never disagree with `plan` on files. Every problem becomes a finding on the
+// workload it belongs to; nothing throws.
+import { PREFIX, parseWorkloadOptions, type WorkloadOptions } from "../sources/annotations.js";
+import type { LoadedWorkload, SourceFinding } from "../sources/findings.js";
+import { readManifests } from "../sources/manifests.js";
+import {
+  chosenContainerName,
+  type HpaObject,
+  hpaTargetKey,
+  keyOf,
+  STATUS_ANNOTATION,
+  type WorkloadKind,
+  type WorkloadObject,
+  workloadId,
+} from "./objects.js";
+import { parseStatus, type WorkloadStatus } from "./status.js";
+
+export interface ClusterWorkload {
+  readonly key: string;
+  readonly id: string;
+  readonly kind: WorkloadKind;
+  readonly namespace: string;
+  readonly name: string;
+  readonly object: WorkloadObject;
+  readonly options: WorkloadOptions;
+  /** Managed: `pooltuner.io/enabled` is "true". Others are only looked at for annotation mistakes. */
+  readonly enabled: boolean;
+  /** The database the workload is planned against; undefined when it names none and several are configured. */
+  readonly database: string | undefined;
+  /** True when `database` is one the controller is configured with. */
+  readonly databaseKnown: boolean;
+  /** The workload as the planner sees it; absent when it cannot be read (e.g. the named container is missing). */
+  readonly loaded?: LoadedWorkload;
+  /** The container whose env is written. */
+  readonly container?: string;
+  readonly errors: readonly string[];
+  readonly warnings: readonly string[];
+  readonly status?: WorkloadStatus;
+}
+
+/** The database key a workload is reconciled under (also for unknown or missing names, to report them). */
+export function databaseOf(options: WorkloadOptions, databases: readonly string[]): string | undefined {
+  if (options.database !== undefined) return options.database;
+  return databases.length === 1 ? databases[0] : undefined;
+}
+
+/** Options only (cheap): enough to route events to a database key. */
+export function optionsOf(o: WorkloadObject, kind: WorkloadKind): WorkloadOptions {
+  const ns = o.metadata?.namespace ?? "default";
+  return parseWorkloadOptions(o.metadata?.annotations, "kubernetes", `${kind} ${ns}/${o.metadata?.name}`).options;
+}
+
+export function readWorkload(
+  o: WorkloadObject,
+  kind: WorkloadKind,
+  hpas: readonly HpaObject[],
+  databases: readonly string[],
+): ClusterWorkload {
+  const namespace = o.metadata?.namespace ?? "default";
+  const name = o.metadata?.name ?? "";
+  const key = keyOf(o, kind);
+  const object = `${kind} ${namespace}/${name}`;
+  const parsed = parseWorkloadOptions(o.metadata?.annotations, "kubernetes", object);
+  const database = databaseOf(parsed.options, databases);
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  const body = { ...o, kind, apiVersion: "apps/v1" };
+  const targeting = hpas.filter((h) => hpaTargetKey(h) === key);
+  const result = readManifests([{ file: key, docs: [body, ...targeting] }]);
+  for (const f of result.errors) errors.push(line(f));
+  for (const f of result.warnings) warnings.push(line(f));
+  const loaded = result.workloads[0];
+
+  let databaseKnown = false;
+  if (parsed.options.enabled) {
+    if (database === undefined) {
+      errors.push(
+        `${PREFIX.kubernetes}database: not set, and the controller has ${databases.length} databases (${databases.join(", ")}): name one`,
+      );
+    } else if (!databases.includes(database)) {
+      errors.push(
+        `${PREFIX.kubernetes}database="${database}": unknown database; the controller has ${databases.join(", ") || "none"}`,
+      );
+    } else {
+      databaseKnown = true;
+    }
+  }
+  const container = chosenContainerName(o, parsed.options.container);
+  const status = parseStatus(o.metadata?.annotations?.[STATUS_ANNOTATION]);
+  return {
+    key,
+    id: workloadId(kind, namespace, name),
+    kind,
+    namespace,
+    name,
+    object: o,
+    options: parsed.options,
+    enabled: parsed.options.enabled,
+    database,
+    databaseKnown,
+    ...(loaded && database !== undefined
+      ? { loaded: { ...loaded, workload: { ...loaded.workload, database } } }
+      : loaded
+        ? { loaded }
+        : {}),
+    ...(container !== undefined ? { container } : {}),
+    errors: dedupe(errors),
+    warnings: dedupe(warnings),
+    ...(status ? { status } : {}),
+  };
+}
+
+/** `field="value": message` without the file and object: the event already sits on the object. */
+function line(f: SourceFinding): string {
+  const field = f.field ? `${f.field}${f.value !== undefined ? `="${f.value}"` : ""}: ` : "";
+  return `${field}${f.message}`;
+}
+
+function dedupe(xs: string[]): string[] {
+  return [...new Set(xs)];
+}
