@@ -1,0 +1,30 @@
+// Runs the real `pooltuner` CLI as a child process (`tsx src/cli/main.ts`, on the same Node as the tests).
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+export const REPO = fileURLToPath(new URL("../../../", import.meta.url));
+const TSX_CLI = fileURLToPath(new URL("../../../node_modules/tsx/dist/cli.mjs", import.meta.url));
+
+export interface CliRun {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** `env` replaces nothing of the caller's environment except POOLTUNER_MYSQL_URL, which is removed unless given. */
+export function runCli(args: readonly string[], env: Record<string, string> = {}): Promise<CliRun> {
+  const base = { ...process.env };
+  delete base.POOLTUNER_MYSQL_URL;
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [TSX_CLI, "src/cli/main.ts", ...args],
+      { cwd: REPO, env: { ...base, ...env }, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === "number" ? err.code : undefined) : 0;
+        if (code === undefined) reject(new Error(`pooltuner did not exit normally: ${err?.message}\n${stderr}`));
+        else resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
