@@ -30,8 +30,25 @@ export function parseBackupName(name: string): { original: string; wasRunning: b
 /** Container names without the API's leading slash. */
 export const containerName = (c: Pick<Docker.ContainerInspectInfo, "Name">): string => c.Name.replace(/^\//, "");
 
+// The option keys of DESIGN §4. A container is looked at when it carries one of them; other `io.pooltuner.*`
+// labels alone (an image's own metadata, say) do not make it a candidate, but are reported on candidates.
+const OPTION_KEYS = new Set([
+  "enabled",
+  "database",
+  "container",
+  "pool-size-env",
+  "max-overflow-env",
+  "workers-env",
+  "workers",
+  "weight",
+  "update-mode",
+  "account",
+]);
+
 export const hasPooltunerLabels = (labels: Readonly<Record<string, string>> | undefined): boolean =>
-  Object.keys(labels ?? {}).some((k) => k.startsWith(POOLTUNER_LABEL_PREFIX));
+  Object.keys(labels ?? {}).some(
+    (k) => k.startsWith(POOLTUNER_LABEL_PREFIX) && OPTION_KEYS.has(k.slice(POOLTUNER_LABEL_PREFIX.length)),
+  );
 
 /** `compose:<project>/<service>` as `pooltuner plan` names compose services, or `docker:<name>` for a lone container. */
 export function workloadId(labels: Readonly<Record<string, string>>, name: string): string {
