@@ -23,6 +23,16 @@ export default defineConfig({
       },
       {
         test: {
+          name: "cli",
+          include: ["test/integration/cli/**/*.test.ts"],
+          globalSetup: ["test/support/mariadb.global.ts"],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
           name: "kube",
           include: ["test/integration/kube/**/*.test.ts"],
           globalSetup: ["test/support/kube.global.ts"],
