@@ -43,6 +43,16 @@ export default defineConfig({
       },
       {
         test: {
+          name: "controller",
+          include: ["test/integration/controller/**/*.test.ts"],
+          globalSetup: ["test/support/kube.global.ts"],
+          testTimeout: 180_000,
+          hookTimeout: 300_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
           name: "compose",
           include: ["test/integration/compose/**/*.test.ts"],
           globalSetup: ["test/integration/compose/global-setup.ts"],
