@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: these strings are compose/shell `${VAR}` syntax, on purpose
 import { describe, expect, it } from "vitest";
 import { DEFAULT_OPTIONS, PREFIX, parseWorkloadOptions } from "../../src/sources/annotations.js";
 import {
