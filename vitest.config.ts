@@ -43,6 +43,16 @@ export default defineConfig({
       },
       {
         test: {
+          name: "docker",
+          include: ["test/integration/docker/**/*.test.ts"],
+          globalSetup: ["test/support/docker.global.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 300_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
           name: "controller",
           include: ["test/integration/controller/**/*.test.ts"],
           globalSetup: ["test/support/kube.global.ts"],
