@@ -1,0 +1,93 @@
+// A bounded HTTP load generator for the example app: N concurrent clients for a fixed time against loopback URLs,
+// round-robin over the replicas. Counts successes, error 1040 (the app answers 503 with error_code 1040),
+// other failures, and latency. Bounded on purpose: loopback only, at most 256 clients, at most 60 s.
+import { Agent, request } from "node:http";
+
+export interface LoadOptions {
+  readonly urls: readonly string[];
+  readonly concurrency: number;
+  readonly durationMs: number;
+  /** Per request; a request waiting on a full pool counts as failed after this. */
+  readonly timeoutMs?: number;
+}
+
+export interface LoadResult {
+  readonly requests: number;
+  readonly ok: number;
+  /** Responses that carried MySQL error 1040 (Too many connections). */
+  readonly tooManyConnections: number;
+  /** Any other failure: other status codes, timeouts, refused connections. */
+  readonly otherErrors: number;
+  readonly seconds: number;
+  /** Successful requests per second. */
+  readonly okPerSecond: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+}
+
+const MAX_CONCURRENCY = 256;
+const MAX_DURATION_MS = 60_000;
+
+export async function runLoad(options: LoadOptions): Promise<LoadResult> {
+  if (options.urls.length === 0) throw new Error("no URLs to load");
+  for (const u of options.urls) {
+    const host = new URL(u).hostname;
+    if (host !== "127.0.0.1" && host !== "localhost" && host !== "[::1]")
+      throw new Error(`refusing to load ${u}: loopback only`);
+  }
+  const concurrency = Math.min(MAX_CONCURRENCY, Math.max(1, options.concurrency));
+  const durationMs = Math.min(MAX_DURATION_MS, Math.max(100, options.durationMs));
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+  const latencies: number[] = [];
+  let ok = 0;
+  let tooMany = 0;
+  let other = 0;
+  let next = 0;
+  const start = performance.now();
+  const end = start + durationMs;
+
+  const client = async () => {
+    while (performance.now() < end) {
+      const url = options.urls[next++ % options.urls.length] as string;
+      const t0 = performance.now();
+      const r = await get(url, agent, options.timeoutMs ?? 40_000);
+      latencies.push(performance.now() - t0);
+      if (r.status === 200) ok++;
+      else if (/"error_code":\s*1040\b/.test(r.body)) tooMany++;
+      else other++;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, client));
+  agent.destroy();
+  const seconds = (performance.now() - start) / 1000;
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number) =>
+    Math.round(latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0);
+  return {
+    requests: ok + tooMany + other,
+    ok,
+    tooManyConnections: tooMany,
+    otherErrors: other,
+    seconds: Math.round(seconds * 100) / 100,
+    okPerSecond: Math.round(ok / seconds),
+    p50Ms: pct(0.5),
+    p99Ms: pct(0.99),
+  };
+}
+
+function get(url: string, agent: Agent, timeoutMs: number): Promise<{ status: number; body: string }> {
+  return new Promise((resolve) => {
+    const req = request(url, { agent, timeout: timeoutMs }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (d: string) => {
+        if (body.length < 4096) body += d;
+      });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on("error", () => resolve({ status: 0, body: "" }));
+    });
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", () => resolve({ status: 0, body: "" }));
+    req.end();
+  });
+}
