@@ -49,14 +49,20 @@ export async function readCompose(input: ComposeInput): Promise<SourceResult> {
   }
   const lookup: Lookup = (name) => input.environment[name] ?? dotenv.get(name);
 
-  const interp = (value: unknown, object: string, field: string): unknown => {
-    const missing = new Set<string>();
-    const out = deepInterpolate(value, lookup, missing, (message) => errors.push({ file, object, field, message }));
-    for (const name of missing) {
-      warnings.push({ file, object, field, message: `variable ${name} is not set; using an empty string` });
-    }
-    return out;
-  };
+  // Each finding names the field the variable sits in, e.g. `environment.DB_POOL_SIZE`.
+  const interp = (value: unknown, object: string, field: string): unknown =>
+    deepInterpolate(value, field, lookup, (path, problem) => {
+      if (problem.kind === "missing") {
+        warnings.push({
+          file,
+          object,
+          field: path,
+          message: `variable ${problem.name} is not set; using an empty string`,
+        });
+      } else {
+        errors.push({ file, object, field: path, message: problem.message });
+      }
+    });
 
   const project = projectName(input.environment.COMPOSE_PROJECT_NAME ?? str(interp(data.name, "project", "name")), dir);
 
@@ -74,7 +80,9 @@ export async function readCompose(input: ComposeInput): Promise<SourceResult> {
     warnings.push(...parsed.warnings.map((f) => inFile(file, f)));
     if (!parsed.options.enabled) continue;
 
-    const def = interp(rawDef, object, "service") as Json;
+    // Labels are already interpolated: do not report their variables twice.
+    const { labels: _labels, ...rest } = rawDef;
+    const def = interp(rest, object, "") as Json;
     const fail = (field: string, message: string) => errors.push({ file, object, field, message });
     const deploy = isMap(def.deploy) ? def.deploy : {};
 
@@ -130,16 +138,27 @@ function projectName(explicit: string | undefined, dir: string): string {
   return raw.toLowerCase().replace(/[^a-z0-9_-]/g, "");
 }
 
-function deepInterpolate(value: unknown, lookup: Lookup, missing: Set<string>, error: (m: string) => void): unknown {
+type Problem =
+  | { readonly kind: "missing"; readonly name: string }
+  | { readonly kind: "error"; readonly message: string };
+
+function deepInterpolate(
+  value: unknown,
+  path: string,
+  lookup: Lookup,
+  report: (path: string, problem: Problem) => void,
+): unknown {
   if (typeof value === "string") {
     const r = interpolate(value, lookup);
-    for (const m of r.missing) missing.add(m);
-    for (const e of r.errors) error(e);
+    for (const name of new Set(r.missing)) report(path, { kind: "missing", name });
+    for (const message of r.errors) report(path, { kind: "error", message });
     return r.value;
   }
-  if (Array.isArray(value)) return value.map((v) => deepInterpolate(v, lookup, missing, error));
+  const at = (key: string | number) =>
+    path === "" ? String(key) : typeof key === "number" ? `${path}[${key}]` : `${path}.${key}`;
+  if (Array.isArray(value)) return value.map((v, i) => deepInterpolate(v, at(i), lookup, report));
   if (isMap(value)) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, deepInterpolate(v, lookup, missing, error)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, deepInterpolate(v, at(k), lookup, report)]));
   }
   return value;
 }

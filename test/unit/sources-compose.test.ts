@@ -152,11 +152,13 @@ services:
     });
     const r = await load(["docker-compose.yml"]);
     expect(r.warnings.map(formatSourceFinding)).toContainEqual(
-      expect.stringMatching(/service app: service: variable UNSET_POOL is not set/),
+      expect.stringMatching(
+        /service app: environment\.DB_POOL_SIZE: variable UNSET_POOL is not set; using an empty string$/,
+      ),
     );
     expect(r.errors.map(formatSourceFinding)).toEqual([
       expect.stringMatching(
-        /docker-compose\.yml: service app: service: required variable WORKERS is missing a value: set WORKERS/,
+        /docker-compose\.yml: service app: environment\.WEB_CONCURRENCY: required variable WORKERS is missing a value: set WORKERS$/,
       ),
     ]);
   });
