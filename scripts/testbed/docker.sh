@@ -50,9 +50,11 @@ ping_daemon() { [[ $(curl -sS --max-time 3 --unix-socket "$sock" http://localhos
 # pidfile alone: a daemon still shutting down has already removed its pidfile, and a pid in a stale pidfile may
 # belong to another process by now.
 testbed_dockerd_pids() {
-  local pid
-  for pid in $(pgrep -x dockerd || true); do
-    tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qxF -e "unix://$sock" -e "$data_root" && echo "$pid"
+  local dir pid
+  for dir in /proc/[0-9]*; do
+    pid=${dir#/proc/}
+    [[ $(cat "$dir/comm" 2>/dev/null) == dockerd ]] || continue
+    tr '\0' '\n' <"$dir/cmdline" 2>/dev/null | grep -qxF -e "unix://$sock" -e "$data_root" && echo "$pid"
   done
   return 0
 }
@@ -62,7 +64,7 @@ install_packages() {
   for pkg in "$@"; do
     case $pkg in
     docker.io) [[ -x /usr/sbin/dockerd && -x /usr/bin/docker ]] || missing+=(docker.io) ;;
-    debootstrap) command -v debootstrap >/dev/null || missing+=(debootstrap) ;;
+    *) command -v "$pkg" >/dev/null || missing+=("$pkg") ;;
     esac
   done
   ((${#missing[@]})) || return 0
@@ -86,8 +88,10 @@ install_packages() {
 
 # kill -0 alone calls a zombie alive, and the daemon we just started stays one until this script exits.
 alive() {
-  local state
-  state=$(ps -o stat= -p "$1" 2>/dev/null) && [[ $state != Z* ]]
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [[ ${stat:0:1} != Z ]]
 }
 
 stop_pid() {
@@ -131,9 +135,13 @@ clear_stale_state() {
 
 start_daemon() {
   require_root
-  install_packages docker.io
+  install_packages docker.io curl
   mkdir -p "$run_dir" "$data_root" "${log_file%/*}"
   if ping_daemon; then
+    local root
+    root=$(curl -sS --max-time 10 --unix-socket "$sock" http://localhost/info | grep -o '"DockerRootDir":"[^"]*"' | cut -d'"' -f4)
+    [[ $root == "$data_root" ]] ||
+      die "the dockerd answering on $sock uses data root '$root', not $data_root (POOLTUNER_CACHE changed?): stop it (POOLTUNER_CACHE=${root%/docker} $0 stop) or set POOLTUNER_DOCKER_RUN to another directory"
     log "reusing dockerd at $sock (pid $(testbed_dockerd_pids | paste -sd' ' -))"
     return 0
   fi
@@ -157,6 +165,9 @@ start_daemon() {
   # An empty config file of our own: /etc/docker/daemon.json (e.g. with "hosts") must not leak in.
   printf '{}\n' >"$daemon_config"
   log "starting dockerd $(/usr/sbin/dockerd --version | sed 's/^Docker version //'): data root $data_root, log $log_file"
+  if [[ $(stat -c %s "$log_file" 2>/dev/null || echo 0) -gt $((20 * 1024 * 1024)) ]]; then
+    mv -f "$log_file" "$log_file.1"
+  fi
   printf '\n=== %s dockerd start ===\n' "$(date -Is)" >>"$log_file"
   # 8>&-: the daemon outlives this script and must not keep holding the testbed lock.
   setsid /usr/sbin/dockerd \
@@ -240,7 +251,7 @@ case ${1:-} in
 ensure)
   require_root
   lock
-  install_packages docker.io debootstrap
+  install_packages docker.io debootstrap curl
   start_daemon
   ensure_images
   printf '%s\n' "$sock"
