@@ -162,6 +162,8 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
     updateMode: o.updateMode,
     rolloutTimeoutMs: o.rolloutTimeoutMs,
     rolloutCheckMs: o.rolloutCheckMs,
+    // A probe takes at most ~10 s (connect + query timeouts); beyond that its last answer is stale.
+    probeMaxAgeMs: Math.max(3 * o.pollIntervalMs, 30_000),
     events,
     metrics,
     kubeMetrics,

@@ -42,6 +42,8 @@ export interface ReconcilerOptions {
   readonly rolloutTimeoutMs: number;
   /** How soon to look again while a rollout or pod drain is in progress. */
   readonly rolloutCheckMs: number;
+  /** A probe answer older than this (the next one hangs) counts as no answer: nothing is planned on stale data. */
+  readonly probeMaxAgeMs: number;
   readonly events: EventRecorder;
   readonly metrics: Metrics;
   readonly kubeMetrics: KubeMetrics;
@@ -74,6 +76,8 @@ export class DatabaseReconciler {
   private readonly increaseSeen = new Map<string, { cap: number; at: number }>();
   /** Generations this replica wrote that its cache has not shown yet: such a workload counts as rolling out. */
   private readonly inFlight = new Map<string, number>();
+  /** When this replica first saw each workload's current rollout in progress (a restart starts the clock again). */
+  private readonly progressingSince = new Map<string, number>();
   /** Last pass per database, for tests and the bench. */
   readonly lastReport = new Map<string, ReconcileReport>();
 
@@ -138,21 +142,27 @@ export class DatabaseReconciler {
     this.o.kubeMetrics.managed.set({ database }, managed.length);
 
     const users = new Set(plannable.flatMap((w) => (w.loaded?.workload.account ? [w.loaded.workload.account] : [])));
-    const dbSnapshot = this.o.monitor.snapshot(database, users);
+    const probed = this.o.monitor.status(database);
+    const stale = probed?.ok === true && this.now() - probed.at > this.o.probeMaxAgeMs;
+    const dbSnapshot = stale ? undefined : this.o.monitor.snapshot(database, users);
     if (!dbSnapshot) {
-      const st = this.o.monitor.status(database);
       this.o.metrics.reachable.set({ database }, 0);
-      if (st && !st.ok) {
+      const why = stale
+        ? `the last answer is ${Math.round((this.now() - (probed?.at ?? 0)) / 1000)} s old`
+        : probed && !probed.ok
+          ? `${probed.kind}: ${probed.message}`
+          : undefined;
+      if (why) {
         for (const w of managed) {
           await warn(
             w,
             "DatabaseUnreachable",
-            `database ${database} cannot be probed (${st.kind}): ${st.message}; nothing is changed until it answers`,
+            `database ${database} cannot be probed (${why}); nothing is changed until it answers`,
           );
         }
       }
       settle();
-      return { report: empty("unreachable"), result: undefined };
+      return { report: empty("unreachable"), result: stale ? { requeueAfter: this.o.rolloutCheckMs } : undefined };
     }
     this.o.metrics.reachable.set({ database }, 1);
 
@@ -179,17 +189,17 @@ export class DatabaseReconciler {
     for (const w of plannable) {
       const p = planOf.get(w.id) as WorkloadPlan;
       const progress = rolloutProgress(w.object, w.kind);
-      const appliedAt = appliedAtMs(w.status);
-      const oursInProgress =
-        w.status?.applied !== undefined && (w.object.metadata?.generation ?? 0) <= w.status.applied.generation;
       let rollingOut = progress.state === "progressing";
-      if (rollingOut && oursInProgress && appliedAt !== undefined && now - appliedAt > this.o.rolloutTimeoutMs) {
+      const since = this.progressingSince.get(w.key) ?? now;
+      if (rollingOut) this.progressingSince.set(w.key, since);
+      else this.progressingSince.delete(w.key);
+      if (rollingOut && now - since > this.o.rolloutTimeoutMs) {
         rollingOut = false;
         await warn(
           w,
           "RolloutStuck",
-          `rollout not complete ${Math.round((now - appliedAt) / 1000)} s after pooltuner changed the pool settings ` +
-            `(${progressDetail(progress)}); no longer waiting for it before changing other workloads of ${database}`,
+          `rollout not complete after ${Math.round((now - since) / 1000)} s (${progressDetail(progress)}); ` +
+            `no longer waiting for it before changing other workloads of ${database}`,
         );
       } else if (progress.state === "stuck") {
         await warn(w, "RolloutStuck", `rollout stuck: ${progress.detail}; not waiting for it`);
@@ -219,7 +229,7 @@ export class DatabaseReconciler {
       }
       states.set(w.id, {
         updateMode: mode,
-        ...(appliedAt !== undefined ? { lastAppliedAt: appliedAt } : {}),
+        ...(w.status?.applied ? { lastAppliedAt: appliedAtMs(w.status) } : {}),
         ...(increaseSeenAt !== undefined ? { increaseSeenAt } : {}),
         rollingOut,
         drainingPeak,

@@ -80,6 +80,8 @@ export function statusKey(s: WorkloadStatus | undefined): string {
     s.applied ? [s.applied.poolSize, s.applied.maxOverflow, s.applied.at, s.applied.generation] : null,
     s.recommended ? [s.recommended.poolSize, s.recommended.maxOverflow] : null,
     s.pending,
+    // What the workload can open at peak is the plan's main input (replicas planned for x workers).
+    s.plan?.processes,
   ]);
 }
 

@@ -290,3 +290,23 @@ export async function metricValue(
   const v = metric?.values.find((x) => Object.entries(labels).every(([k, val]) => x.labels[k] === val));
   return v?.value;
 }
+
+/** The workload runs what the controller recommends (status pending=false, env = recommendation) and rolled out. */
+export async function converged(c: Cluster, namespace: string, name: string, timeoutMs = 60_000) {
+  await eventually2(
+    `${namespace}/${name} converged`,
+    async () => {
+      const d = await getDeployment(c, namespace, name);
+      const s = statusOf(d) as { pending?: boolean; recommended?: { poolSize: number; maxOverflow: number } };
+      const pool = poolOf(d);
+      return s &&
+        s.pending === false &&
+        s.recommended?.poolSize === pool.poolSize &&
+        s.recommended.maxOverflow === pool.maxOverflow
+        ? d
+        : undefined;
+    },
+    timeoutMs,
+  );
+  return rolledOut(c, namespace, name, timeoutMs);
+}
