@@ -78,6 +78,7 @@ export class DatabaseReconciler {
   private readonly inFlight = new Map<string, number>();
   /** When this replica first saw each workload's current rollout in progress (a restart starts the clock again). */
   private readonly progressingSince = new Map<string, number>();
+  private readonly lastDraining = new Map<string, string>();
   /** Last pass per database, for tests and the bench. */
   readonly lastReport = new Map<string, ReconcileReport>();
 
@@ -258,10 +259,11 @@ export class DatabaseReconciler {
       }
       if (draining.length > 0) {
         for (const a of apply) extraDeferred.push({ workload: a.workload, reason: "pods-terminating" });
-        log.info(
-          { database, draining: draining.map((c) => `${c.key}: ${c.draining}`) },
-          "waiting for terminating pods before the next restart",
-        );
+        const what = draining.map((c) => `${c.key}: ${c.draining}`);
+        // Logged once per change of what is draining, not on every check.
+        const level = this.lastDraining.get(database) === what.join() ? "debug" : "info";
+        this.lastDraining.set(database, what.join());
+        log[level]({ database, draining: what }, "waiting for terminating pods before the next restart");
         apply = [];
         requeueAfter = this.o.rolloutCheckMs;
       }
