@@ -30,6 +30,7 @@ interface ComposeFlags {
   envDir: string;
   persist: boolean;
   pathMap: string[];
+  projectDir?: string;
   httpPort: string;
   logLevel: string;
 }
@@ -81,6 +82,10 @@ export function registerComposeCommand(program: Command, setCode: (code: number)
       collect,
       [],
     )
+    .option(
+      "--project-dir <dir>",
+      "a sidecar managing one --project: its compose project directory is mounted here (env files go under it)",
+    )
     .option("--http-port <port>", "serve /healthz, /readyz and /metrics on this port (0: off)", "9090")
     .option("--log-level <level>", "pino level: debug, info, warn, error", "info")
     .exitOverride()
@@ -91,6 +96,8 @@ export function registerComposeCommand(program: Command, setCode: (code: number)
 
 async function runCompose(flags: ComposeFlags): Promise<number> {
   const env = process.env;
+  if (flags.projectDir && flags.project.length !== 1)
+    throw new CliError("bad-input", ["--project-dir needs exactly one --project (the project mounted there)"]);
   const config = await daemonConfig(flags, env);
   const logger = createLogger({ level: flags.logLevel });
   const metrics = new Metrics();
@@ -121,7 +128,15 @@ async function runCompose(flags: ComposeFlags): Promise<number> {
       settleMs: duration(flags.settle, "--settle"),
       startTimeoutMs: duration(flags.startTimeout, "--start-timeout"),
     },
-    ...(flags.persist ? { persist: { dir: flags.envDir, pathMap: flags.pathMap.map(pathMapping) } } : {}),
+    ...(flags.persist
+      ? {
+          persist: {
+            dir: flags.envDir,
+            pathMap: flags.pathMap.map(pathMapping),
+            ...(flags.projectDir ? { projectDir: flags.projectDir } : {}),
+          },
+        }
+      : {}),
     failureBackoffMs: duration(flags.failureBackoff, "--failure-backoff"),
     logger,
     metrics,

@@ -11,7 +11,7 @@
 //
 // Lines pooltuner does not own are kept as they are; the write is atomic (temp file + rename in the same dir).
 import { randomBytes } from "node:crypto";
-import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
+import { chown, mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 
 const HEADER = "# Written by pooltuner compose: per-process connection pool settings for this service.\n";
@@ -24,6 +24,8 @@ export interface EnvFileLocation {
    * elsewhere: `[hostPrefix, localPrefix]` pairs, first match wins. Empty: the same paths.
    */
   readonly pathMap: readonly (readonly [string, string])[];
+  /** A sidecar that manages one project and sees its directory here (mounted), whatever the host path. */
+  readonly projectDir?: string;
 }
 
 /** The env file of a compose service, as the daemon can open it; undefined when the project dir is unknown. */
@@ -32,7 +34,10 @@ export function envFilePath(
   service: string | undefined,
   location: EnvFileLocation,
 ): string | undefined {
-  if (!workingDir || !service || !isAbsolute(workingDir)) return undefined;
+  if (!service) return undefined;
+  if (location.projectDir)
+    return join(location.projectDir, location.dir, `${service.replace(/[^A-Za-z0-9_.-]/g, "_")}.env`);
+  if (!workingDir || !isAbsolute(workingDir)) return undefined;
   let dir = resolve(workingDir);
   for (const [hostPrefix, localPrefix] of location.pathMap) {
     const rel = relative(resolve(hostPrefix), dir);
@@ -69,10 +74,21 @@ export function withValues(text: string | undefined, values: Readonly<Record<str
   return `${out.join("\n")}\n`;
 }
 
-/** Write `text` to `path` atomically (a reader sees the old file or the new one, never half); creates the directory. */
+/**
+ * Write `text` to `path` atomically (a reader sees the old file or the new one, never half); creates the directory.
+ * Run as root (a sidecar with the Docker socket), the directory and file get the owner of the project directory
+ * above them, so the user who runs `docker compose` can still edit them.
+ */
 export async function writeEnvFileAtomic(path: string, text: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.${randomBytes(6).toString("hex")}.tmp`);
+  const dir = dirname(path);
+  const existed = await stat(dir).then(
+    () => true,
+    () => false,
+  );
+  await mkdir(dir, { recursive: true });
+  const owner = process.getuid?.() === 0 ? await stat(dirname(dir)).catch(() => undefined) : undefined;
+  if (owner && !existed) await chown(dir, owner.uid, owner.gid);
+  const tmp = join(dir, `.${randomBytes(6).toString("hex")}.tmp`);
   try {
     const fh = await open(tmp, "w", 0o644);
     try {
@@ -81,6 +97,7 @@ export async function writeEnvFileAtomic(path: string, text: string): Promise<vo
     } finally {
       await fh.close();
     }
+    if (owner) await chown(tmp, owner.uid, owner.gid);
     await rename(tmp, path);
   } catch (err) {
     await rm(tmp, { force: true });

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { chown, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -22,6 +22,12 @@ describe("envFilePath", () => {
     expect(envFilePath("/srvx/lineage", "app", { ...loc, pathMap: [["/srv", "/project"]] })).toBe(
       "/srvx/lineage/.pooltuner/app.env",
     );
+  });
+  it("uses the mounted project directory of a sidecar, whatever the host path", () => {
+    expect(envFilePath("/home/me/lineage", "app", { ...loc, projectDir: "/project" })).toBe(
+      "/project/.pooltuner/app.env",
+    );
+    expect(envFilePath(undefined, "app", { ...loc, projectDir: "/project" })).toBe("/project/.pooltuner/app.env");
   });
   it("has no file without a project directory or service", () => {
     expect(envFilePath(undefined, "app", loc)).toBeUndefined();
@@ -61,5 +67,20 @@ describe("writeEnvFileAtomic / restoreEnvFile", () => {
     await writeEnvFileAtomic(path, "B=3\n");
     await restoreEnvFile(path, "B=2\n");
     expect(await readFile(path, "utf8")).toBe("B=2\n");
+  });
+
+  it("as root, gives the new directory and file the project directory's owner", async () => {
+    expect(process.getuid?.()).toBe(0); // the suite runs as root (preamble); the sidecar does too
+    const dir = await mkdtemp(join(tmpdir(), "pooltuner-envfile-"));
+    dirs.push(dir);
+    const project = join(dir, "project");
+    await mkdir(project);
+    await chown(project, 1234, 2345);
+    const path = join(project, ".pooltuner", "app.env");
+    await writeEnvFileAtomic(path, "A=1\n");
+    for (const p of [path, join(project, ".pooltuner")]) {
+      const st = await stat(p);
+      expect([st.uid, st.gid]).toEqual([1234, 2345]);
+    }
   });
 });

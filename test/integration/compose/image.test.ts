@@ -1,7 +1,7 @@
 // The operator image: built from the project's Dockerfile with local bases (no registry), runs `--version` as a
 // non-root user, and runs `pooltuner compose` as a sidecar against the host's Docker (socket mounted) until it
 // has tuned a service; SIGTERM stops it cleanly.
-import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { chown, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, inject, it } from "vitest";
@@ -59,9 +59,10 @@ it("runs `pooltuner --version` as a non-root user", async () => {
 
 it("runs the compose daemon as a sidecar against the host's Docker and tunes a service", async () => {
   const projectDir = join(dir, project);
-  // The daemon runs as uid 65532: it needs to write <project>/.pooltuner (docs/compose.md).
-  await mkdir(join(projectDir, ".pooltuner"), { recursive: true });
-  await chmod(join(projectDir, ".pooltuner"), 0o777);
+  // The user's project directory; the sidecar (root, like any holder of the Docker socket) writes its env file
+  // there with this owner (docs/compose.md).
+  await mkdir(projectDir, { recursive: true });
+  await chown(projectDir, 1000, 1000);
   await writeFile(
     join(dir, "pooltuner.yaml"),
     "databases:\n  - name: lineage\n    urlEnv: LINEAGE_MONITOR_URL\n    reserve: { absolute: 2, percent: 5 }\n",
@@ -91,9 +92,11 @@ it("runs the compose daemon as a sidecar against the host's Docker and tunes a s
   const sidecar = await docker.createContainer({
     name: `${project}-pooltuner-1`,
     Image: tag,
-    Cmd: ["compose", "--config", "/etc/pooltuner/pooltuner.yaml", "--project", project, "--poll-interval", "1s"].concat(
-      ["--settle", "1s", "--http-port", String(port)],
-    ),
+    User: "0:0",
+    Cmd: [
+      ...["compose", "--config", "/etc/pooltuner/pooltuner.yaml", "--project", project, "--project-dir", "/project"],
+      ...["--poll-interval", "1s", "--settle", "1s", "--http-port", String(port)],
+    ],
     Env: [`LINEAGE_MONITOR_URL=${database.monitorUrl}`],
     Labels: {
       [RUN_LABEL]: run,
@@ -108,9 +111,8 @@ it("runs the compose daemon as a sidecar against the host's Docker and tunes a s
       Binds: [
         `${socket}:/var/run/docker.sock`,
         `${dir}/pooltuner.yaml:/etc/pooltuner/pooltuner.yaml:ro`,
-        `${projectDir}:${projectDir}`,
+        `${projectDir}:/project`,
       ],
-      GroupAdd: [String((await stat(socket)).gid)],
     },
   });
   await sidecar.start();
@@ -125,6 +127,8 @@ it("runs the compose daemon as a sidecar against the host's Docker and tunes a s
       return pools.every((p) => p === "1+1") ? true : undefined;
     });
     const persisted = await readFile(join(projectDir, ".pooltuner", "app.env"), "utf8");
+    const owner = await stat(join(projectDir, ".pooltuner", "app.env"));
+    expect([owner.uid, owner.gid]).toEqual([1000, 1000]);
     expect(Object.fromEntries(parseEnvFile(persisted).vars)).toEqual({
       LINEAGE_DB_POOL_SIZE: "1",
       LINEAGE_DB_MAX_OVERFLOW: "1",
