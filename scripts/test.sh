@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export POOLTUNER_CACHE="${POOLTUNER_CACHE:-$HOME/.cache/pooltuner}"
 
-ALL_PROJECTS=(unit mysql cli kube docker controller)
+ALL_PROJECTS=(unit mysql cli kube docker controller compose)
 projects=("$@")
 [ ${#projects[@]} -gt 0 ] || projects=("${ALL_PROJECTS[@]}")
 wants() { local p; for p in "${projects[@]}"; do [[ " $* " == *" $p "* ]] && return 0; done; return 1; }
