@@ -95,6 +95,7 @@ export class ResilientInformer<T extends KubernetesObject> {
     ] as const) {
       this.informer.on(verb, (obj: T) => {
         this.touch();
+        this.failures = 0; // the stream works: the next failure starts the backoff again from the bottom
         options.onEvent(event, stamp(obj));
       });
     }

@@ -1,0 +1,111 @@
+// Informers that survive errors: client-node stops an informer for good on any error but 410, so ours restart with
+// backoff, and a watchdog restarts a stream that went silent. A failed LIST must never look like "no workloads":
+// until the cache has synced, the controller changes nothing.
+import { RbacAuthorizationV1Api } from "@kubernetes/client-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { RunningController } from "../../../src/kube/controller.js";
+import { serviceAccountKubeConfig } from "../../support/cluster.js";
+import {
+  type Cluster,
+  CONTROLLER_NAMESPACE,
+  cluster,
+  converged,
+  createApp,
+  createNamespace,
+  type Database,
+  database,
+  eventually2,
+  getDeployment,
+  mergePatch,
+  metricValue,
+  poolOf,
+  rolledOut,
+  runController,
+  seedApp,
+  sleep,
+} from "./harness.js";
+
+let c: Cluster;
+let db: Database;
+const running: RunningController[] = [];
+
+beforeAll(async () => {
+  c = await cluster();
+  db = await database("ctl-informers", 60);
+});
+
+afterAll(async () => {
+  for (const r of running) await r.stop();
+  await db?.db.stop();
+});
+
+describe("informers", () => {
+  it("keep retrying a LIST the API refuses, change nothing meanwhile, and recover when it is allowed", async () => {
+    const ns = await createNamespace(c, "informers-rbac");
+    await createApp(c, seedApp("web", ns, "main"));
+    await rolledOut(c, ns, "web");
+    // A ServiceAccount that has no rights yet: every LIST gets 403.
+    const sa = `flaky-${ns}`;
+    const kubeConfig = await serviceAccountKubeConfig(c.admin, { namespace: CONTROLLER_NAMESPACE, name: sa });
+    const ctl = await runController(
+      { ...c, controllerKubeConfig: kubeConfig },
+      {
+        databases: [{ name: "main", url: db.monitorUrl }],
+        namespaces: [ns],
+      },
+    );
+    running.push(ctl);
+    await eventually2("informer restarts after 403", async () => {
+      const n = await metricValue(ctl, "pooltuner_informer_restarts_total", { reason: "error" });
+      return n !== undefined && n >= 1 ? n : undefined;
+    });
+    await sleep(2_000);
+    expect(ctl.ready()).toBe(false);
+    expect(ctl.reconciler.lastReport.get("main")?.outcome).toBe("not-synced");
+    expect(poolOf(await getDeployment(c, ns, "web"))).toEqual({ poolSize: 2, maxOverflow: 3 });
+
+    // Grant the manifests' ClusterRole: the informers recover by themselves and the controller acts.
+    await c.admin.makeApiClient(RbacAuthorizationV1Api).createClusterRoleBinding({
+      body: {
+        metadata: { name: sa },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "pooltuner-controller" },
+        subjects: [{ kind: "ServiceAccount", name: sa, namespace: CONTROLLER_NAMESPACE }],
+      },
+    });
+    await eventually2("controller ready", async () => (ctl.ready() ? true : undefined), 60_000);
+    const d = await converged(c, ns, "web", 60_000);
+    expect(poolOf(d)).toEqual({ poolSize: 1, maxOverflow: 2 });
+    await ctl.stop();
+  });
+
+  it("restart a silent stream through the watchdog and keep seeing changes", async () => {
+    const ns = await createNamespace(c, "informers-quiet");
+    await createApp(c, seedApp("web", ns, "main"));
+    const ctl = await runController(c, {
+      databases: [{ name: "main", url: db.monitorUrl }],
+      namespaces: [ns],
+      watchdogMs: 1_500,
+    });
+    running.push(ctl);
+    await converged(c, ns, "web");
+    await eventually2("watchdog restarts", async () => {
+      const n = await metricValue(ctl, "pooltuner_informer_restarts_total", {
+        informer: `deployments/${ns}`,
+        reason: "watchdog",
+      });
+      return n !== undefined && n >= 2 ? n : undefined;
+    });
+    // A change after the restarts is still seen: a smaller server makes the controller lower the values.
+    await c.apps.patchNamespacedDeployment(
+      { name: "web", namespace: ns, body: { metadata: { annotations: { "pooltuner.io/workers": "16" } } } },
+      mergePatch,
+    );
+    // (2 + 1) pods x 16 workers = 48 processes: only 1 per process fits 56.
+    await eventually2("change seen after watchdog restarts", async () => {
+      const x = await getDeployment(c, ns, "web");
+      return poolOf(x).maxOverflow === 0 ? x : undefined;
+    });
+    expect(ctl.cache.restarts()).toBeGreaterThanOrEqual(2);
+    await ctl.stop();
+  });
+});
