@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Kubernetes test bed (DESIGN §5): a real kube-apiserver, kube-controller-manager, kube-scheduler and etcd,
 # with kwok faking the nodes, started by kwokctl's binary runtime. Everything is built from the Go module proxy at
-# the versions pinned below, through the wrapper modules in test/cluster/, and cached by version outside the repo.
+# the versions pinned by the wrapper modules in test/cluster/ (their go.mod is the one place a version is set), and
+# cached outside the repo under a name that carries the version and a hash of the wrapper's go.mod/go.sum.
 #
 #   kube.sh build                    build whatever binary is missing (idempotent; loud on failure)
 #   kube.sh up NAME KUBECONFIG       create cluster NAME (RBAC on, one fake Ready node), write an admin kubeconfig
@@ -13,12 +14,23 @@
 # (POOLTUNER_KUBE_OWNER_PID, default the caller), so `up` can delete leftovers of a crashed run and only those.
 set -euo pipefail
 
-ETCD_VERSION=v3.6.16
-KUBE_VERSION=v1.34.4
-KWOK_VERSION=v0.8.0
-HELM_VERSION=v3.19.5
-
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+
+# module_version WRAPPER MODULE: the version WRAPPER's go.mod requires MODULE at.
+module_version() {
+  local v
+  v="$(sed -n "s#^\(require\)\{0,1\}[[:space:]]*$2 \(v[^ ]*\).*#\2#p" "$repo/test/cluster/$1/go.mod" | head -n 1)"
+  [[ -n "$v" ]] || {
+    echo "[kube.sh] ERROR: test/cluster/$1/go.mod does not require $2" >&2
+    exit 1
+  }
+  echo "$v"
+}
+ETCD_VERSION="$(module_version etcd go.etcd.io/etcd/server/v3)"
+KUBE_VERSION="$(module_version kube k8s.io/kubernetes)"
+KWOK_VERSION="$(module_version kwok sigs.k8s.io/kwok)"
+HELM_VERSION="$(module_version helm helm.sh/helm/v3)"
+
 cache="${POOLTUNER_CACHE:-$HOME/.cache/pooltuner}"
 bindir="$cache/bin"
 logdir="$cache/buildlogs"
@@ -33,12 +45,17 @@ die() {
   exit 1
 }
 
+# A dependency bump in a wrapper changes its hash, so a stale binary is never taken for the new one.
+wrapper_hash() { cat "$repo/test/cluster/$1/go.mod" "$repo/test/cluster/$1/go.sum" | sha256sum | cut -c1-10; }
+
 binary_path() {
   case "$1" in
-  etcd) echo "$bindir/etcd-$ETCD_VERSION" ;;
-  kube-apiserver | kube-controller-manager | kube-scheduler | kubectl) echo "$bindir/$1-$KUBE_VERSION" ;;
-  kwok | kwokctl) echo "$bindir/$1-$KWOK_VERSION" ;;
-  helm) echo "$bindir/helm-$HELM_VERSION" ;;
+  etcd) echo "$bindir/etcd-$ETCD_VERSION-$(wrapper_hash etcd)" ;;
+  kube-apiserver | kube-controller-manager | kube-scheduler | kubectl)
+    echo "$bindir/$1-$KUBE_VERSION-$(wrapper_hash kube)"
+    ;;
+  kwok | kwokctl) echo "$bindir/$1-$KWOK_VERSION-$(wrapper_hash kwok)" ;;
+  helm) echo "$bindir/helm-$HELM_VERSION-$(wrapper_hash helm)" ;;
   *) die "unknown binary '$1'" ;;
   esac
 }

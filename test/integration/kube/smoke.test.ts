@@ -97,6 +97,8 @@ describe("kube test bed", () => {
       n.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
     );
     expect(ready.map((n) => n.metadata?.name)).toContain("kwok-node-0");
+    // Code under test that reads the environment finds the same cluster as inject().
+    expect(process.env.KUBECONFIG_POOLTUNER_TEST).toBe(inject("kube").kubeconfigPath);
   });
 
   it("runs a Deployment's 3 replicas", async () => {
