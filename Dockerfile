@@ -12,6 +12,8 @@ ARG NODE_IMAGE=node:24-bookworm-slim
 ARG RUNTIME_IMAGE=debian:bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
+# Names the (untagged) build-stage image the classic builder leaves behind, so it can be pruned.
+LABEL org.pooltuner.stage="build"
 WORKDIR /src
 # Dependencies first: this layer is reused until package*.json change. Install scripts are not needed to
 # compile (they fetch native helpers and the `node` devDependency's binary); optional platform binaries neither.

@@ -65,7 +65,7 @@ export default defineConfig({
         test: {
           name: "compose",
           include: ["test/integration/compose/**/*.test.ts"],
-          globalSetup: ["test/integration/compose/global-setup.ts"],
+          globalSetup: ["test/support/docker.global.ts"],
           testTimeout: 180_000,
           hookTimeout: 600_000,
           fileParallelism: false,
