@@ -90,10 +90,13 @@ go_build() {
   mkdir -p "$bindir" "$logdir"
   say "$name: building $pkg in $dir (cold builds take minutes; log: $logdir/$name.log)"
   local start=$SECONDS
+  rm -f "$logdir/$name.time"
   (
     cd "$dir"
-    exec /usr/bin/time -v -o "$logdir/$name.time" \
-      go build -trimpath ${tags:+-tags "$tags"} -ldflags "-s -w $ldflags" -o "$out.tmp.$$" "$pkg"
+    # GNU time gives the largest single process's peak; it is optional (the sampler below still measures).
+    timer=()
+    [[ -x /usr/bin/time ]] && timer=(/usr/bin/time -v -o "$logdir/$name.time")
+    exec "${timer[@]}" go build -trimpath ${tags:+-tags "$tags"} -ldflags "-s -w $ldflags" -o "$out.tmp.$$" "$pkg"
   ) >"$logdir/$name.log" 2>&1 &
   local pid=$!
   sample_tree_rss "$pid" "$logdir/$name.peak-kb" &
@@ -108,10 +111,10 @@ go_build() {
   fi
   mv -f "$out.tmp.$$" "$out"
   local largest tree
-  largest="$(awk -F': ' '/Maximum resident set size/ { printf "%d", $2 / 1024 }' "$logdir/$name.time")"
+  largest="$(awk -F': ' '/Maximum resident set size/ { printf "%d", $2 / 1024 }' "$logdir/$name.time" 2>/dev/null || true)"
   tree="$(($(cat "$logdir/$name.peak-kb" 2>/dev/null || echo 0) / 1024))"
-  say "$name: built in $((SECONDS - start))s; peak RSS ${tree} MiB for the whole build, ${largest} MiB largest process"
-  echo "$name $((SECONDS - start))s tree=${tree}MiB largest=${largest}MiB $(date -u +%FT%TZ)" >>"$logdir/summary.txt"
+  say "$name: built in $((SECONDS - start))s; peak RSS ${tree} MiB for the whole build, ${largest:-?} MiB largest process"
+  echo "$name $((SECONDS - start))s tree=${tree}MiB largest=${largest:-?}MiB $(date -u +%FT%TZ)" >>"$logdir/summary.txt"
 }
 
 kube_ldflags() {
