@@ -28,10 +28,7 @@ const project = `im${run}`;
 let database: TestDatabase;
 let dir: string;
 
-let builtAt: number;
-
 beforeAll(async () => {
-  builtAt = Math.floor(Date.now() / 1000);
   const built = await buildOperatorImage(socket, tag);
   const size = Number((await dockerCli(socket, ["image", "inspect", "-f", "{{.Size}}", tag])).trim());
   console.log(`[operator-image] built in ${built.seconds} s, size ${(size / 1e6).toFixed(1)} MB`);
@@ -45,10 +42,14 @@ afterAll(async () => {
     .getImage(tag)
     .remove({ force: true })
     .catch(() => {});
-  // Build stages of earlier runs; this run's stays as the layer cache (npm ci) of the next build.
-  await docker.pruneImages({
-    filters: { dangling: ["true"], label: ["org.pooltuner.stage=build"], until: [String(builtAt)] },
-  });
+  // Build stages of earlier builds; the newest stays as the layer cache (npm ci) of the next build.
+  const stages = await docker.listImages({ filters: { dangling: ["true"], label: ["org.pooltuner.stage=build"] } });
+  for (const old of stages.sort((a, b) => b.Created - a.Created).slice(1)) {
+    await docker
+      .getImage(old.Id)
+      .remove()
+      .catch(() => {});
+  }
   await database?.db.stop();
   await rm(dir, { recursive: true, force: true });
 });
