@@ -354,7 +354,13 @@ export class ComposeDaemon {
       );
       if (Object.entries(env).every(([k, v]) => envNow.get(k) === v)) continue;
       this.o.metrics.restarts.inc({ workload: s.id, database: s.workload?.database ?? "" });
-      const r = await recreateWithEnv(this.o.docker, c.id, env, this.o.recreate);
+      let r: Awaited<ReturnType<typeof recreateWithEnv>>;
+      try {
+        r = await recreateWithEnv(this.o.docker, c.id, env, this.o.recreate);
+      } catch (err) {
+        // Before any change (the container vanished, the Engine stopped answering): nothing to restore.
+        r = { ok: false, name: c.name, reason: errText(err), restored: true };
+      }
       if (!r.ok) {
         if (persisted && path) await restoreEnvFile(path, previous).catch(() => {});
         return {
