@@ -26,8 +26,16 @@ let hostDir: string;
 beforeAll(async () => {
   hostDir = await mkdtemp(join(tmpdir(), "pooltuner-recreate-"));
 });
+const anonymousVolumes: string[] = [];
+
 afterAll(async () => {
   await cleanupRun(docker, run);
+  for (const v of anonymousVolumes) {
+    await docker
+      .getVolume(v)
+      .remove()
+      .catch(() => {});
+  }
   await rm(hostDir, { recursive: true, force: true });
 });
 
@@ -144,6 +152,8 @@ describe("recreateWithEnv", () => {
       });
     });
     expect(out).toContain("kept");
+    // The carried-over volume is now mounted by name: `rm -v` of the container no longer removes it.
+    anonymousVolumes.push(...after.Mounts.filter((m) => m.Destination === "/anon").map((m) => m.Name as string));
     // Nothing left behind: no backup, the old container is gone.
     expect((await projectContainers(docker, project)).map((x) => x.name)).toEqual([`${project}-web-1`]);
   });
