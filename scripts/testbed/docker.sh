@@ -217,13 +217,13 @@ docker_() { DOCKER_HOST=unix://$sock "$docker_cli" "$@"; }
 ensure_image() {
   local image=$1 slug=$2 packages=$3 changes=$4 tarball current start
   tarball=$(bash "$here/rootfs.sh" "$slug" "$packages") || die "building the $slug rootfs failed"
-  current=$(docker_ image inspect -f '{{ index .Config.Labels "io.pooltuner.rootfs" }}' "$image" 2>/dev/null || true)
+  current=$(docker_ image inspect -f '{{ index .Config.Labels "org.pooltuner.testbed.rootfs" }}' "$image" 2>/dev/null || true)
   if [[ $current == "${tarball##*/}" ]]; then
     log "$image is up to date (${tarball##*/})"
     return 0
   fi
   local args=() lines line
-  IFS=';' read -ra lines <<<"$changes;LABEL io.pooltuner.rootfs=${tarball##*/}"
+  IFS=';' read -ra lines <<<"$changes;LABEL org.pooltuner.testbed.rootfs=${tarball##*/}"
   for line in "${lines[@]}"; do args+=(--change "$line"); done
   start=$SECONDS
   docker_ import "${args[@]}" --message "debootstrap rootfs ${tarball##*/}" "$tarball" "$image" >/dev/null ||

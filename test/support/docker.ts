@@ -19,7 +19,7 @@ export const BASE_PYTHON_IMAGE = "pooltuner/base-python:bookworm";
 export const BASE_SLIM_IMAGE = "pooltuner/base-slim:bookworm";
 export const BASE_IMAGES = [BASE_PYTHON_IMAGE, BASE_SLIM_IMAGE] as const;
 /** Label docker.sh sets on each base image: the name of the rootfs tarball it was imported from. */
-export const ROOTFS_LABEL = "io.pooltuner.rootfs";
+export const ROOTFS_LABEL = "org.pooltuner.testbed.rootfs";
 
 const SCRIPT = fileURLToPath(new URL("../../scripts/testbed/docker.sh", import.meta.url));
 // A cold run installs docker.io and debootstraps two root filesystems: minutes, not seconds.
