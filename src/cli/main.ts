@@ -2,7 +2,9 @@
 // The `pooltuner` command. Reads its configuration here and only here (flags, POOLTUNER_MYSQL_URL, the shell
 // environment for compose interpolation), runs a command, prints, and sets the exit code from exitCodeFor().
 import { readFileSync } from "node:fs";
+import { KubeConfig } from "@kubernetes/client-node";
 import { Command, CommanderError, Option } from "commander";
+import { ClusterReadError, readClusterSources } from "../kube/plan-source.js";
 import { probe } from "../mysql/probe.js";
 import { registerComposeCommand } from "./compose.js";
 import { registerControllerCommand } from "./controller.js";
@@ -19,6 +21,9 @@ interface PlanFlags {
   maxUserConnections: string[];
   sizingTable?: string;
   output: "table" | "json";
+  kube?: boolean;
+  kubeconfig?: string;
+  namespace: string[];
 }
 
 const PROBE_TIMEOUT_MS = 5_000;
@@ -33,7 +38,7 @@ const collect = (value: string, previous: string[]): string[] => [...previous, v
 
 function addPlanOptions(cmd: Command): Command {
   return cmd
-    .argument("<paths...>", "docker-compose files, Kubernetes manifests, or folders of them (told apart by content)")
+    .argument("[paths...]", "docker-compose files, Kubernetes manifests, or folders of them (told apart by content)")
     .option(
       "--mysql-url <[name=]url>",
       "probe the database live: mysql://user:password@host:port/ (repeat with name= for several; default: env POOLTUNER_MYSQL_URL)",
@@ -68,7 +73,10 @@ function addPlanOptions(cmd: Command): Command {
       "--sizing-table <file>",
       "server-size table (YAML/JSON rows: name, cpu, memory, workers, poolSize, maxOverflow)",
     )
-    .addOption(new Option("-o, --output <format>", "output format").choices(["table", "json"]).default("table"));
+    .addOption(new Option("-o, --output <format>", "output format").choices(["table", "json"]).default("table"))
+    .option("--kube", "also read the annotated Deployments/StatefulSets and HPAs of a live cluster (read-only)")
+    .option("--kubeconfig <file>", "with --kube: kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)")
+    .option("--namespace <ns>", "with --kube: only this namespace (repeat for several; default: all)", collect, []);
 }
 
 async function execute(
@@ -80,9 +88,13 @@ async function execute(
   const envUrl = process.env.POOLTUNER_MYSQL_URL?.trim();
   const mysqlUrl = opts.mysqlUrl.length === 0 && opts.maxConnections.length === 0 && envUrl ? [envUrl] : opts.mysqlUrl;
 
+  if (paths.length === 0 && !opts.kube) {
+    throw new CliError("bad-input", ["give docker-compose files, manifests or folders, or --kube for a live cluster"]);
+  }
   const result = await run({
     command,
     paths,
+    ...(opts.kube ? { kube: () => kubeSources(opts) } : {}),
     flags: { ...opts, mysqlUrl },
     ...(opts.sizingTable ? { sizingTable: opts.sizingTable } : {}),
     environment: process.env,
@@ -98,6 +110,23 @@ async function execute(
     if (opts.output === "json") process.stdout.write(scrub(renderJsonError(command, code, error.lines)));
   }
   return code;
+}
+
+/** `--kube`: the live cluster as one more source; a cluster that cannot be read is a part that cannot be reached. */
+async function kubeSources(opts: PlanFlags) {
+  const kubeConfig = new KubeConfig();
+  try {
+    if (opts.kubeconfig) kubeConfig.loadFromFile(opts.kubeconfig);
+    else kubeConfig.loadFromDefault();
+  } catch (err) {
+    throw new CliError("bad-input", [`--kube: cannot load the kubeconfig: ${(err as Error).message}`]);
+  }
+  try {
+    return await readClusterSources(kubeConfig, { namespaces: opts.namespace });
+  } catch (err) {
+    if (err instanceof ClusterReadError) throw new CliError("unreachable", [err.message]);
+    throw err;
+  }
 }
 
 /**

@@ -1,6 +1,6 @@
 // One `plan` / `check` run: read files, settle databases, probe, plan. Returns an Outcome; never exits.
 import { DEFAULT_POLICY, InvalidSnapshotError, type Policy, plan, type WorkloadSnapshot } from "../core/index.js";
-import { formatSourceFinding, type LoadedWorkload } from "../sources/findings.js";
+import { formatSourceFinding, type LoadedWorkload, type SourceResult } from "../sources/findings.js";
 import { loadSources } from "../sources/load.js";
 import { type Probe, readDatabases, resolveDatabases } from "./databases.js";
 import { CliError, type Command, exitCodeFor, type Outcome } from "./exit.js";
@@ -16,6 +16,8 @@ export interface RunInput {
   /** The shell environment, for compose `${VAR}` interpolation. */
   readonly environment: Readonly<Record<string, string | undefined>>;
   readonly probe: Probe;
+  /** `--kube`: the annotated workloads of a live cluster, read-only (src/kube/plan-source.ts). */
+  readonly kube?: () => Promise<SourceResult>;
 }
 
 export interface RunResult {
@@ -48,12 +50,21 @@ async function planReport(input: RunInput, warnings: string[]): Promise<Report> 
     ...(flags.reserve.all ? { reserve: flags.reserve.all } : {}),
   };
 
-  const sources = await loadSources(input.paths, { environment: input.environment });
+  const fromFiles = await loadSources(input.paths, { environment: input.environment });
+  const fromCluster = input.kube ? await input.kube() : undefined;
+  const sources = fromCluster
+    ? {
+        ...fromFiles,
+        workloads: [...fromFiles.workloads, ...fromCluster.workloads],
+        errors: [...fromFiles.errors, ...fromCluster.errors],
+        warnings: [...fromFiles.warnings, ...fromCluster.warnings],
+      }
+    : fromFiles;
   warnings.push(...sources.warnings.map(formatSourceFinding));
   if (sources.errors.length > 0) throw new CliError("bad-input", sources.errors.map(formatSourceFinding));
   if (sources.workloads.length === 0) {
     throw new CliError("bad-input", [
-      `no managed workloads in ${input.paths.join(", ")}: opt in with the label io.pooltuner.enabled: "true" (compose) or the annotation pooltuner.io/enabled: "true" (Deployment, StatefulSet)`,
+      `no managed workloads in ${[...input.paths, ...(input.kube ? ["the cluster"] : [])].join(", ")}: opt in with the label io.pooltuner.enabled: "true" (compose) or the annotation pooltuner.io/enabled: "true" (Deployment, StatefulSet)`,
     ]);
   }
 
