@@ -284,7 +284,10 @@ export class DatabaseReconciler {
       const mode = (states.get(w.id) as WorkloadState).updateMode;
       const next = nextStatus(w, p, dbPlan, database, mode, action, new Date(now));
       this.o.kubeMetrics.pending.set({ workload: w.id, database }, next.pending ? 1 : 0);
-      const statusChanged = statusKey(next) !== statusKey(w.status);
+      // A workload that already runs the recommendation and never had one pending gets no status: writing it would
+      // be a write per workload at install time (and a new Deployment generation) that tells nothing new.
+      const worthTelling = next.pending || w.status !== undefined;
+      const statusChanged = worthTelling && statusKey(next) !== statusKey(w.status);
       if (!action && !statusChanged) continue;
       const patch = buildPatch(
         w.object,
