@@ -1,19 +1,12 @@
-// `--sizing-table <file>`: the server-size table as YAML or JSON rows, replacing the seed's default.
-//   - name: medium
-//     cpu: "4"          # Kubernetes quantity (4, 500m) or a number of cores
-//     memory: 4Gi       # Kubernetes quantity
-//     workers: 4        # informational
-//     poolSize: 1       # or pool_size
-//     maxOverflow: 2    # or max_overflow
-// A top-level `rows:` (or `sizingTable:`) list is accepted too.
+// `--sizing-table <file>`: the server-size table as YAML or JSON rows (see sources/sizing-table-rows.ts),
+// replacing the seed's default. A top-level `rows:` (or `sizingTable:`) list is accepted too.
 import { readFile } from "node:fs/promises";
 import { parse } from "yaml";
-import { type SizingRow, validateSizingTable } from "../core/index.js";
-import { parseCpuMillis, parseMemoryBytes } from "../sources/quantity.js";
+import type { SizingRow } from "../core/index.js";
+import { parseSizingRows } from "../sources/sizing-table-rows.js";
 import { CliError } from "./exit.js";
 
-type Json = Record<string, unknown>;
-const isMap = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
+const isMap = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 export async function loadSizingTable(file: string): Promise<SizingRow[]> {
   const text = await readFile(file, "utf8").catch((e: NodeJS.ErrnoException) => e);
@@ -25,46 +18,7 @@ export async function loadSizingTable(file: string): Promise<SizingRow[]> {
     throw new CliError("bad-input", [`${file}: invalid YAML/JSON: ${(e as Error).message.split("\n")[0]}`]);
   }
   const list = Array.isArray(data) ? data : isMap(data) ? (data.rows ?? data.sizingTable) : undefined;
-  if (!Array.isArray(list)) {
-    throw new CliError("bad-input", [
-      `${file}: must be a list of rows (name, cpu, memory, workers, poolSize, maxOverflow)`,
-    ]);
-  }
-  const errors: string[] = [];
-  const rows: SizingRow[] = [];
-  list.forEach((raw, i) => {
-    const at = `${file}: row ${i + 1}${isMap(raw) && typeof raw.name === "string" ? ` (${raw.name})` : ""}`;
-    if (!isMap(raw)) {
-      errors.push(`${at}: must be a map`);
-      return;
-    }
-    const rowErrors: string[] = [];
-    const whole = (keys: string[], min: number): number => {
-      const key = keys.find((k) => raw[k] !== undefined);
-      const v = key === undefined ? undefined : raw[key];
-      if (typeof v === "number" && Number.isInteger(v) && v >= min) return v;
-      rowErrors.push(
-        `${at}: ${keys[0]}: must be a whole number >= ${min}${v === undefined ? " (missing)" : `, got ${JSON.stringify(v)}`}`,
-      );
-      return min;
-    };
-    const name = typeof raw.name === "string" && raw.name.trim() !== "" ? raw.name : `row${i + 1}`;
-    const cpu = parseCpuMillis(raw.cpu);
-    if (!cpu.ok) rowErrors.push(`${at}: cpu: ${cpu.message}`);
-    const memory = parseMemoryBytes(raw.memory);
-    if (!memory.ok) rowErrors.push(`${at}: memory: ${memory.message}`);
-    const row: SizingRow = {
-      name,
-      cpuMillis: cpu.ok ? cpu.value : 0,
-      memoryBytes: memory.ok ? memory.value : 0,
-      workers: raw.workers === undefined ? 1 : whole(["workers"], 1),
-      poolSize: whole(["poolSize", "pool_size"], 1),
-      maxOverflow: whole(["maxOverflow", "max_overflow"], 0),
-    };
-    errors.push(...rowErrors);
-    if (rowErrors.length === 0) rows.push(row);
-  });
-  if (errors.length === 0) errors.push(...validateSizingTable(rows).map((p) => `${file}: ${p}`));
+  const { rows, errors } = parseSizingRows(list, file);
   if (errors.length > 0) throw new CliError("bad-input", errors);
   return rows;
 }

@@ -4,7 +4,8 @@
 import { readFile } from "node:fs/promises";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { DEFAULT_POLICY, type Policy, type SizingRow, validateSizingTable } from "../core/index.js";
+import { DEFAULT_POLICY, type Policy, type SizingRow } from "../core/index.js";
+import { parseSizingRows } from "../sources/sizing-table-rows.js";
 
 const reserveSchema = z
   .object({ absolute: z.number().int().min(0).default(0), percent: z.number().min(0).max(100).default(0) })
@@ -26,22 +27,12 @@ const databaseSchema = z
     message: "set exactly one of url, urlFile, urlEnv",
   });
 
-const rowSchema = z
-  .object({
-    name: z.string().min(1),
-    cpu: z.number().positive(),
-    memoryGiB: z.number().positive(),
-    workers: z.number().int().min(1),
-    poolSize: z.number().int().min(1),
-    maxOverflow: z.number().int().min(0),
-  })
-  .strict();
-
 const configSchema = z
   .object({
     databases: z.array(databaseSchema).min(1),
     reserve: reserveSchema.optional(),
-    sizingTable: z.array(rowSchema).min(1).optional(),
+    // Rows are checked by the same parser as `pooltuner plan --sizing-table`, for the same messages.
+    sizingTable: z.array(z.unknown()).min(1).optional(),
   })
   .strict();
 
@@ -98,21 +89,16 @@ export async function loadConfig(
     }
     databases.push({ name: d.name, url: url as string, ...(d.reserve ? { reserve: d.reserve } : {}) });
   }
-  const GiB = 1024 ** 3;
-  const sizingTable: SizingRow[] | undefined = parsed.data.sizingTable?.map((r) => ({
-    name: r.name,
-    cpuMillis: Math.round(r.cpu * 1000),
-    memoryBytes: Math.round(r.memoryGiB * GiB),
-    workers: r.workers,
-    poolSize: r.poolSize,
-    maxOverflow: r.maxOverflow,
-  }));
+  let sizingTable: SizingRow[] | undefined;
+  if (parsed.data.sizingTable) {
+    const table = parseSizingRows(parsed.data.sizingTable, `${source}: sizingTable`);
+    if (table.errors.length > 0) throw new ConfigError(table.errors.join("; "));
+    sizingTable = table.rows;
+  }
   const policy: Policy = {
     ...DEFAULT_POLICY,
     ...(parsed.data.reserve ? { reserve: parsed.data.reserve } : {}),
     ...(sizingTable ? { sizingTable } : {}),
   };
-  const problems = validateSizingTable(policy.sizingTable);
-  if (problems.length > 0) throw new ConfigError(`${source}: ${problems.join("; ")}`);
   return { databases, policy };
 }

@@ -15,7 +15,7 @@ databases:
   - name: billing
     urlFile: /secrets/billing
 sizingTable:
-  - { name: tiny, cpu: 0.5, memoryGiB: 0.5, workers: 1, poolSize: 1, maxOverflow: 1 }
+  - { name: tiny, cpu: 500m, memory: 512Mi, workers: 1, poolSize: 1, maxOverflow: 1 }
 `;
     const cfg = await loadConfig(
       text,
