@@ -17,6 +17,7 @@ import type { DatabaseConfig } from "../runtime/config.js";
 import { DatabaseMonitor } from "../runtime/database-monitor.js";
 import type { Logger } from "../runtime/logger.js";
 import type { Metrics } from "../runtime/metrics.js";
+import { sleep } from "../runtime/sleep.js";
 import { type ReconcileResult, WorkQueue } from "../runtime/work-queue.js";
 import { type DiscoveredService, type Discovery, discover } from "./discover.js";
 import {
@@ -423,19 +424,4 @@ export class ComposeDaemon {
 function errText(err: unknown): string {
   const e = err as { json?: { message?: string }; message?: string };
   return e?.json?.message ?? e?.message ?? String(err);
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      resolve();
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
 }

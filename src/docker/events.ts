@@ -2,6 +2,7 @@
 // reopened with backoff, and every (re)connect asks for a full resync, because events in the gap are lost.
 // Events only say "look again": the reconcile reads the world itself (STYLE 1), so duplicates are harmless.
 import type Docker from "dockerode";
+import { sleep } from "../runtime/sleep.js";
 
 export interface ContainerEvent {
   readonly action: string;
@@ -88,20 +89,5 @@ function consume(stream: NodeJS.ReadableStream, options: WatchOptions): Promise<
     stream.on("end", done("the event stream ended"));
     stream.on("close", done("the event stream closed"));
     stream.on("error", (err: Error) => done(`the event stream failed: ${err.message}`)());
-  });
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      resolve();
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
   });
 }

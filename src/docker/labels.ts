@@ -1,5 +1,6 @@
 // The labels docker compose puts on the containers it creates, and how pooltuner names what it finds.
 import type Docker from "dockerode";
+import { OPTION_KEYS } from "../sources/annotations.js";
 
 export const COMPOSE = {
   project: "com.docker.compose.project",
@@ -32,22 +33,11 @@ export const containerName = (c: Pick<Docker.ContainerInspectInfo, "Name">): str
 
 // The option keys of DESIGN §4. A container is looked at when it carries one of them; other `io.pooltuner.*`
 // labels alone (an image's own metadata, say) do not make it a candidate, but are reported on candidates.
-const OPTION_KEYS = new Set([
-  "enabled",
-  "database",
-  "container",
-  "pool-size-env",
-  "max-overflow-env",
-  "workers-env",
-  "workers",
-  "weight",
-  "update-mode",
-  "account",
-]);
+const OPTION_KEY_SET: ReadonlySet<string> = new Set(OPTION_KEYS);
 
 export const hasPooltunerLabels = (labels: Readonly<Record<string, string>> | undefined): boolean =>
   Object.keys(labels ?? {}).some(
-    (k) => k.startsWith(POOLTUNER_LABEL_PREFIX) && OPTION_KEYS.has(k.slice(POOLTUNER_LABEL_PREFIX.length)),
+    (k) => k.startsWith(POOLTUNER_LABEL_PREFIX) && OPTION_KEY_SET.has(k.slice(POOLTUNER_LABEL_PREFIX.length)),
   );
 
 /** `compose:<project>/<service>` as `pooltuner plan` names compose services, or `docker:<name>` for a lone container. */

@@ -4,6 +4,7 @@
 // old one removed. Any failure removes the new one and puts the old one back. A crash in between leaves the
 // backup, which `recoverInterrupted` settles on the next start (watchtower #1906: containers deleted, never recreated).
 import type Docker from "dockerode";
+import { sleep } from "../runtime/sleep.js";
 import { createRequest } from "./create-options.js";
 import { backupName, containerName, parseBackupName } from "./labels.js";
 
@@ -254,8 +255,4 @@ async function removeQuietly(docker: Docker, id: string): Promise<void> {
 function message(err: unknown): string {
   const e = err as { json?: { message?: string }; reason?: string; message?: string };
   return e?.json?.message ?? e?.message ?? String(err);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

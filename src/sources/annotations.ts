@@ -62,7 +62,8 @@ export interface ParsedOptions {
 /** Keys the shells write themselves (status, applied values); never reported as unknown. */
 const WRITTEN_BY_POOLTUNER = /^(status|applied|last-|observed)/;
 
-const KEYS = [
+/** The option keys of DESIGN §4, the same under both prefixes. */
+export const OPTION_KEYS = [
   "enabled",
   "database",
   "container",
@@ -74,7 +75,7 @@ const KEYS = [
   "update-mode",
   "account",
 ] as const;
-type Key = (typeof KEYS)[number];
+type Key = (typeof OPTION_KEYS)[number];
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const DATABASE_NAME = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$/;
@@ -218,7 +219,7 @@ export function formatOptionFinding(f: OptionFinding): string {
 }
 
 function isKey(key: string): key is Key {
-  return (KEYS as readonly string[]).includes(key);
+  return (OPTION_KEYS as readonly string[]).includes(key);
 }
 
 function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
@@ -228,7 +229,7 @@ function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]
 /** The known key within edit distance 2, for typo hints. */
 function nearestKey(key: string): Key | undefined {
   let best: { key: Key; d: number } | undefined;
-  for (const k of KEYS) {
+  for (const k of OPTION_KEYS) {
     const d = editDistance(key, k);
     if (d <= 2 && (!best || d < best.d)) best = { key: k, d };
   }
