@@ -1,0 +1,36 @@
+// The README is the front door: every flag of every command and every annotation/label key must be in it.
+// Reads the flags from the real CLI's --help, so a new flag without documentation fails here.
+import { execFile } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+import { OPTION_KEYS } from "../../src/sources/annotations.js";
+
+const run = promisify(execFile);
+
+async function flagsOf(command: string): Promise<string[]> {
+  const { stdout } = await run("npx", ["tsx", "src/cli/main.ts", command, "--help"], { timeout: 60_000 });
+  return [...new Set([...stdout.matchAll(/(?:^|\s)(--[a-z][a-z-]+)/g)].map((m) => m[1] as string))].filter(
+    (f) => f !== "--help",
+  );
+}
+
+describe("README reference", () => {
+  it.each(["plan", "check", "controller", "compose"])(
+    "documents every flag of `pooltuner %s`",
+    async (command) => {
+      const readme = await readFile("README.md", "utf8");
+      const flags = await flagsOf(command);
+      expect(flags.length).toBeGreaterThan(3);
+      expect(flags.filter((f) => !readme.includes(`\`${f}`))).toEqual([]);
+    },
+    60_000,
+  );
+
+  it("documents every annotation/label key", async () => {
+    const readme = await readFile("README.md", "utf8");
+    expect(OPTION_KEYS.filter((k) => !readme.includes(`| \`${k}\` |`))).toEqual([]);
+    expect(readme).toContain("`pooltuner.io/`");
+    expect(readme).toContain("`io.pooltuner.`");
+  });
+});
