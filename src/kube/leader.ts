@@ -5,6 +5,7 @@
 // down before its lease can expire elsewhere, so two replicas never write at once.
 import { CoordinationV1Api, type KubeConfig, type V1Lease, V1MicroTime } from "@kubernetes/client-node";
 import type { Logger } from "../runtime/logger.js";
+import { sleep } from "../runtime/sleep.js";
 import { errorSummary } from "./events.js";
 
 export interface LeaderElectionOptions {
@@ -170,17 +171,4 @@ export class LeaderElector {
       this.options.log.warn({ err: errorSummary(err) }, "could not release the lease");
     }
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
