@@ -77,12 +77,15 @@ export function plan(snapshot: Snapshot, policy: Policy): Plan {
 
     const bounds: Bound[] = [{ scope: { kind: "server" }, capacity: usable, members }];
     const accountBudgets: { account: string; limit: number; unmanaged: number; usable: number }[] = [];
+    /** Index in `bounds` of each limited account. */
+    const accountBound = new Map<string, number>();
     for (const account of [...new Set(members.flatMap((s) => (s.w.account ? [s.w.account] : [])))].sort(byString)) {
       const limit = accountLimit(db, account);
       if (limit === undefined) continue;
       const acctUnmanaged = db.accounts?.[account]?.unmanaged ?? 0;
       const acctUsable = limit - acctUnmanaged;
       accountBudgets.push({ account, limit, unmanaged: acctUnmanaged, usable: acctUsable });
+      accountBound.set(account, bounds.length);
       bounds.push({
         scope: { kind: "account", account },
         capacity: acctUsable,
@@ -95,7 +98,12 @@ export function plan(snapshot: Snapshot, policy: Policy): Plan {
       processes: s.processes,
       desiredCap: s.desiredCap,
       weight: s.w.weight ?? 1,
-      bounds: bounds.flatMap((b, i) => (b.members.includes(s) ? [i] : [])),
+      bounds: [
+        0,
+        ...(s.w.account !== undefined && accountBound.has(s.w.account)
+          ? [accountBound.get(s.w.account) as number]
+          : []),
+      ],
     }));
     const result = allocate(
       demands,
