@@ -39,6 +39,12 @@ const DEPLOYMENTS = arg("deployments", 1000);
 const DATABASES = arg("databases", 100);
 const SAMPLES = Math.min(arg("samples", 100), DATABASES);
 const QUIET_S = arg("quiet-seconds", 60);
+const REPLICAS = arg("replicas", 1);
+/** Extra flags for the controller's node process, e.g. --node-options=--max-old-space-size=160 */
+const NODE_OPTIONS = (() => {
+  const i = process.argv.indexOf("--node-options");
+  return i >= 0 ? (process.argv[i + 1] as string).split(" ") : [];
+})();
 const NS = "bench";
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -54,10 +60,11 @@ function deployment(i: number): V1Deployment {
         "pooltuner.io/enabled": "true",
         "pooltuner.io/database": dbName(i % DATABASES),
         "pooltuner.io/workers": "2",
+        "pooltuner.io/account": "app",
       },
     },
     spec: {
-      replicas: 1,
+      replicas: REPLICAS,
       selector: { matchLabels: { app: appName(i) } },
       strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
       template: {
@@ -115,10 +122,15 @@ async function metrics(port: number): Promise<Map<string, number>> {
   return out;
 }
 
-async function memory(pid: number): Promise<{ rssMiB: number; peakMiB: number }> {
+async function memory(pid: number, port: number): Promise<{ rssMiB: number; peakMiB: number; heapUsedMiB: number }> {
   const status = await readFile(`/proc/${pid}/status`, "utf8");
   const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
-  return { rssMiB: Math.round(kb("VmRSS") / 1024), peakMiB: Math.round(kb("VmHWM") / 1024) };
+  const heap = (await metrics(port)).get("nodejs_heap_size_used_bytes") ?? 0;
+  return {
+    rssMiB: Math.round(kb("VmRSS") / 1024),
+    peakMiB: Math.round(kb("VmHWM") / 1024),
+    heapUsedMiB: Math.round(heap / 1024 / 1024),
+  };
 }
 
 async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number, everyMs = 200): Promise<T> {
@@ -200,7 +212,7 @@ async function main(): Promise<void> {
       "all Deployments available",
       async () => {
         const list = await apps.listNamespacedDeployment({ namespace: NS });
-        const ready = list.items.filter((d) => d.status?.availableReplicas === 1).length;
+        const ready = list.items.filter((d) => (d.status?.availableReplicas ?? 0) === REPLICAS).length;
         return ready === DEPLOYMENTS ? true : undefined;
       },
       600_000,
@@ -216,6 +228,7 @@ async function main(): Promise<void> {
       const child = spawn(
         join(REPO, "node_modules/.bin/node"),
         [
+          ...NODE_OPTIONS,
           join(REPO, "dist/cli/main.js"),
           "controller",
           "--kubeconfig",
@@ -228,10 +241,12 @@ async function main(): Promise<void> {
           "--http-port",
           String(port),
           "--log-level",
-          "warn",
+          process.env.BENCH_CONTROLLER_LOG ?? "warn",
         ],
-        { env: { ...process.env, BENCH_DB_URL: url }, stdio: ["ignore", "ignore", "pipe"] },
+        { env: { ...process.env, BENCH_DB_URL: url }, stdio: ["ignore", "pipe", "pipe"] },
       );
+      // pino writes to stdout; both go to the bench's stderr so stdout stays the JSON result.
+      child.stdout?.on("data", (b: Buffer) => process.stderr.write(`[controller] ${b}`));
       child.stderr?.on("data", (b: Buffer) => process.stderr.write(`[controller] ${b}`));
       return child;
     };
@@ -257,9 +272,9 @@ async function main(): Promise<void> {
           (await listAll()).every(
             (d) =>
               (d.status?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) &&
-              (d.status?.updatedReplicas ?? 0) === 1 &&
-              (d.status?.replicas ?? 0) === 1 &&
-              d.status?.availableReplicas === 1,
+              (d.status?.updatedReplicas ?? 0) === REPLICAS &&
+              (d.status?.replicas ?? 0) === REPLICAS &&
+              (d.status?.availableReplicas ?? 0) === REPLICAS,
           )
             ? true
             : undefined,
@@ -275,7 +290,7 @@ async function main(): Promise<void> {
     const afterSync = await until("every database reconciled", allPlanned, 600_000, 100);
     const plannedMs = Date.now() - t;
     log(`ready in ${readyMs} ms; all ${DATABASES} databases planned in ${plannedMs} ms`);
-    const memSync = await memory(controller.pid as number);
+    const memSync = await memory(controller.pid as number, port);
 
     // 2. Writes per minute when nothing changes.
     const quiet = async (label: string) => {
@@ -296,7 +311,7 @@ async function main(): Promise<void> {
       return { writesPerMinute: (writes * 60) / QUIET_S, deploymentsChanged: changed.length, reconciles };
     };
     const steady = await quiet("steady");
-    const memSteady = await memory(controller.pid as number);
+    const memSteady = await memory(controller.pid as number, port);
 
     // 3. Change -> patch latency: one workload per database, one at a time.
     const watched = new Map<string, (d: V1Deployment) => void>();
@@ -315,11 +330,15 @@ async function main(): Promise<void> {
           if (env.find((e) => e.name === "DB_MAX_OVERFLOW")?.value !== "2") resolve(Date.now());
         });
       });
-      // (1 + 1 surge) pods x 300 workers = 600 processes: only 1 per process fits (2 would need 1,200 + the
+      // (replicas + 1 surge) pods x workers = 600 processes: only 1 per process fits (2 would need 1,200 + the
       // others), and the other workloads of the database keep their 3 (36 processes x 3 + 600 <= 850).
       const changedAt = Date.now();
       await apps.patchNamespacedDeployment(
-        { name, namespace: NS, body: { metadata: { annotations: { "pooltuner.io/workers": "300" } } } },
+        {
+          name,
+          namespace: NS,
+          body: { metadata: { annotations: { "pooltuner.io/workers": String(Math.ceil(600 / (REPLICAS + 1))) } } },
+        },
         mergePatch,
       );
       const at = await Promise.race([patched, sleep(30_000).then(() => Number.NaN)]);
@@ -332,7 +351,7 @@ async function main(): Promise<void> {
     log(`latency p50 ${percentile(latencies, 50)} ms, p99 ${percentile(latencies, 99)} ms over ${latencies.length}`);
     // Let the sampled workloads' rollouts finish before the next quiet window.
     await settled();
-    const memAfterChanges = await memory(controller.pid as number);
+    const memAfterChanges = await memory(controller.pid as number, port);
 
     // 4. Restart: ready again, then nothing written.
     controller.kill("SIGTERM");
@@ -343,10 +362,12 @@ async function main(): Promise<void> {
     const restartReadyMs = Date.now() - t;
     const restarted = await quiet("after restart");
     const restartMetrics = await metrics(port);
-    const memRestart = await memory(controller.pid as number);
+    const memRestart = await memory(controller.pid as number, port);
 
     const result = {
       deployments: DEPLOYMENTS,
+      replicasEach: REPLICAS,
+      controllerNodeOptions: NODE_OPTIONS,
       databases: DATABASES,
       initialSync: {
         readyMs,

@@ -23,9 +23,13 @@ import {
   keyOf,
   type WorkloadKind,
   type WorkloadObject,
+  workloadId,
 } from "./objects.js";
-import { DatabaseReconciler } from "./reconciler.js";
+import { DatabaseReconciler, type WorkloadRef } from "./reconciler.js";
 import { optionsOf } from "./workloads.js";
+
+/** Databases probed at once. */
+const POLL_CONCURRENCY = 8;
 
 export interface LeaderElectionSettings {
   readonly enabled: boolean;
@@ -119,18 +123,53 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
   // Which database key each annotated workload was last routed to, so a changed or removed annotation also
   // re-plans the database it left.
   const routed = new Map<string, string>();
+  // ...and the inverse, so a reconcile visits only its database's workloads, not the whole cache.
+  const byDatabase = new Map<string, Map<string, WorkloadRef>>();
+  const route = (key: string, database: string | undefined, ref: WorkloadRef) => {
+    const before = routed.get(key);
+    if (before !== undefined && before !== database) byDatabase.get(before)?.delete(key);
+    if (database === undefined) {
+      routed.delete(key);
+      return;
+    }
+    routed.set(key, database);
+    if (!byDatabase.has(database)) byDatabase.set(database, new Map());
+    byDatabase.get(database)?.set(key, ref);
+  };
   const routeWorkload = (kind: WorkloadKind, event: InformerEvent, obj: WorkloadObject) => {
     const key = keyOf(obj, kind);
+    const ref = { kind, namespace: obj.metadata?.namespace ?? "default", name: obj.metadata?.name ?? "" };
     const before = routed.get(key);
     if (event === "delete" || !hasPooltunerKeys(obj)) {
-      routed.delete(key);
-      if (before !== undefined) queue.add(before);
+      route(key, undefined, ref);
+      if (before !== undefined) {
+        queue.add(before);
+        forgetWorkload(kind, obj, before);
+      }
       return;
     }
     const now = DatabaseReconciler.databaseKeyOf(optionsOf(obj, kind), databases);
-    routed.set(key, now);
+    route(key, now, ref);
     queue.add(now);
     if (before !== undefined && before !== now) queue.add(before);
+  };
+  // A workload that left: drop its series and remembered events, so neither grows with churn.
+  const forgetWorkload = (kind: WorkloadKind, obj: WorkloadObject, database: string) => {
+    const ns = obj.metadata?.namespace ?? "default";
+    const name = obj.metadata?.name ?? "";
+    const labels = { workload: workloadId(kind, ns, name), database };
+    for (const g of [
+      metrics.currentPeak,
+      metrics.recommendedPeak,
+      metrics.recommendedPoolSize,
+      metrics.recommendedMaxOverflow,
+      kubeMetrics.rollingOut,
+      kubeMetrics.pending,
+    ]) {
+      g.remove(labels);
+    }
+    kubeMetrics.invalid.remove({ workload: labels.workload });
+    events.forget({ kind, apiVersion: "apps/v1", namespace: ns, name });
   };
   const routeHpa = (_event: InformerEvent, h: HpaObject) => {
     const target = hpaTargetKey(h);
@@ -155,6 +194,7 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
   const reconciler = new DatabaseReconciler({
     kubeConfig: o.kubeConfig,
     cache,
+    membersOf: (database) => byDatabase.get(database)?.values() ?? [],
     monitor,
     databases,
     policy: o.config.policy,
@@ -193,7 +233,13 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
     if (signal.aborted || !leading || polling) return;
     polling = true;
     try {
-      await Promise.all(databases.map((db) => pollOnce(db)));
+      // A few at a time: each probe is a connection, and many configured databases may share one server.
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: Math.min(POLL_CONCURRENCY, databases.length) }, async () => {
+          while (next < databases.length && !signal.aborted) await pollOnce(databases[next++] as string);
+        }),
+      );
     } finally {
       polling = false;
     }

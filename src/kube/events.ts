@@ -26,6 +26,8 @@ export interface EventRecorderOptions {
 }
 
 const COMPONENT = "pooltuner";
+/** Past this many remembered events, those old enough to be sent again anyway are forgotten. */
+const MAX_REMEMBERED = 10_000;
 const MAX_MESSAGE = 1024;
 
 export class EventRecorder {
@@ -46,6 +48,7 @@ export class EventRecorder {
     // Another message for the same reason replaces the old one (e.g. a new number of missing connections).
     for (const k of this.sent.keys()) if (k.startsWith(`${key}\u0000`)) this.sent.delete(k);
     this.sent.set(full, now);
+    if (this.sent.size > MAX_REMEMBERED) this.prune(now);
     const involvedObject: V1ObjectReference = {
       apiVersion: target.apiVersion,
       kind: target.kind,
@@ -86,6 +89,11 @@ export class EventRecorder {
   resolve(target: EventTarget, reason: string): void {
     const key = `${dedupeKey(target, reason)}\u0000`;
     for (const k of this.sent.keys()) if (k.startsWith(key)) this.sent.delete(k);
+  }
+
+  private prune(now: number): void {
+    const repeat = this.options.repeatAfterMs ?? 30 * 60_000;
+    for (const [k, at] of this.sent) if (now - at >= repeat) this.sent.delete(k);
   }
 
   /** Forget everything about objects that no longer exist. */

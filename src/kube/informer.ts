@@ -59,6 +59,8 @@ export class ResilientInformer<T extends KubernetesObject> {
     const stamp = (obj: T): T => {
       obj.kind ??= kind;
       obj.apiVersion ??= apiVersion;
+      // Often the largest part of an object and never read here: not worth keeping for every cached object.
+      if (obj.metadata) delete obj.metadata.managedFields;
       return obj;
     };
     // The generated client has no request timeout: a LIST that hangs would stall the informer forever, so it is

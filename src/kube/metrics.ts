@@ -1,5 +1,5 @@
 // Metrics only the Kubernetes controller has, registered next to the shared ones (src/runtime/metrics.ts).
-import { Counter, Gauge, type Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, type Registry } from "prom-client";
 
 export class KubeMetrics {
   readonly leader: Gauge;
@@ -12,6 +12,8 @@ export class KubeMetrics {
 
   constructor(registry: Registry) {
     const r = [registry];
+    // Process memory, CPU, event-loop lag and heap: what sizing the controller's resources needs.
+    collectDefaultMetrics({ register: registry });
     this.leader = new Gauge({ name: "pooltuner_leader", help: "1 while this replica holds the lease", registers: r });
     this.writes = new Counter({
       name: "pooltuner_kube_writes_total",

@@ -22,15 +22,17 @@ import type { ReconcileResult } from "../runtime/work-queue.js";
 import type { ClusterCache } from "./cluster-cache.js";
 import { type EventRecorder, type EventTarget, errorSummary } from "./events.js";
 import type { KubeMetrics } from "./metrics.js";
-import { drainsDuringRollout, hasPooltunerKeys, rolloutProgress, WORKLOAD_KINDS } from "./objects.js";
+import { drainsDuringRollout, hasPooltunerKeys, rolloutProgress, type WorkloadKind } from "./objects.js";
 import { buildPatch, sendPatch } from "./patch.js";
 import { appliedAtMs, STATUS_VERSION, statusKey, type WorkloadStatus } from "./status.js";
 import { countTerminatingPods } from "./terminating-pods.js";
-import { type ClusterWorkload, databaseOf, optionsOf, readWorkload } from "./workloads.js";
+import { type ClusterWorkload, databaseOf, type optionsOf, readWorkload } from "./workloads.js";
 
 export interface ReconcilerOptions {
   readonly kubeConfig: KubeConfig;
   readonly cache: ClusterCache;
+  /** The annotated workloads routed to a database key (an index kept from the informer events). */
+  readonly membersOf: (database: string) => Iterable<WorkloadRef>;
   readonly monitor: DatabaseMonitor;
   /** Configured database names. */
   readonly databases: readonly string[];
@@ -54,8 +56,20 @@ export interface ReconcilerOptions {
   readonly now?: () => number;
 }
 
+export interface WorkloadRef {
+  readonly kind: WorkloadKind;
+  readonly namespace: string;
+  readonly name: string;
+}
+
 /** Warning reasons; each is resolved (may be reported again) once its condition is gone. */
-const WARNINGS = ["InvalidConfiguration", "DatabaseUnreachable", "Infeasible", "RolloutStuck"] as const;
+const WARNINGS = [
+  "InvalidConfiguration",
+  "ConfigurationWarning",
+  "DatabaseUnreachable",
+  "Infeasible",
+  "RolloutStuck",
+] as const;
 type WarningReason = (typeof WARNINGS)[number];
 
 /** What one pass did, for logs and tests. */
@@ -79,6 +93,7 @@ export class DatabaseReconciler {
   /** When this replica first saw each workload's current rollout in progress (a restart starts the clock again). */
   private readonly progressingSince = new Map<string, number>();
   private readonly lastDraining = new Map<string, string>();
+  private readonly loggedErrors = new Map<string, string>();
   /** Last pass per database, for tests and the bench. */
   readonly lastReport = new Map<string, ReconcileReport>();
 
@@ -128,9 +143,17 @@ export class DatabaseReconciler {
     for (const w of members) {
       this.o.kubeMetrics.invalid.set({ workload: w.id }, w.errors.length > 0 ? 1 : 0);
       if (w.errors.length > 0) {
-        log.warn({ workload: w.key, errors: w.errors }, "workload configuration has errors; it is left unchanged");
-        await warn(w, "InvalidConfiguration", w.errors.join("; "));
+        const text = w.errors.join("; ");
+        // Logged when the errors change, not on every pass (the event is deduplicated the same way).
+        if (this.loggedErrors.get(w.key) !== text) {
+          log.warn({ workload: w.key, errors: w.errors }, "workload configuration has errors; it is left unchanged");
+          this.loggedErrors.set(w.key, text);
+        }
+        await warn(w, "InvalidConfiguration", text);
+      } else {
+        this.loggedErrors.delete(w.key);
       }
+      if (w.enabled && w.warnings.length > 0) await warn(w, "ConfigurationWarning", w.warnings.join("; "));
     }
     if (!databases.includes(database)) {
       settle();
@@ -357,15 +380,14 @@ export class DatabaseReconciler {
     const { cache, databases } = this.o;
     const hpas = cache.horizontalPodAutoscalers();
     const out: ClusterWorkload[] = [];
-    for (const kind of WORKLOAD_KINDS) {
-      for (const o of cache.workloads(kind)) {
-        if (!hasPooltunerKeys(o)) continue;
-        if (DatabaseReconciler.databaseKeyOf(optionsOf(o, kind), databases) !== database) continue;
-        const w = readWorkload(o, kind, hpas, databases);
-        // Not enabled: only worth an event when an annotation of ours is wrong.
-        if (!w.enabled && w.errors.length === 0) continue;
-        out.push(w);
-      }
+    for (const ref of this.o.membersOf(database)) {
+      const o = cache.getWorkload(ref.kind, ref.namespace, ref.name);
+      if (!o || !hasPooltunerKeys(o)) continue;
+      const w = readWorkload(o, ref.kind, hpas, databases);
+      if (DatabaseReconciler.databaseKeyOf(w.options, databases) !== database) continue;
+      // Not enabled: only worth an event when an annotation of ours is wrong.
+      if (!w.enabled && w.errors.length === 0) continue;
+      out.push(w);
     }
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }

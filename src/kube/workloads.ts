@@ -87,6 +87,12 @@ export function readWorkload(
       databaseKnown = true;
     }
   }
+  if (loaded && loaded.workload.account === undefined) {
+    warnings.push(
+      `${PREFIX.kubernetes}account: not set and no readable DATABASE_URL: the database user is unknown, so this ` +
+        "workload's open connections count as other clients' (set it to the user the app connects as)",
+    );
+  }
   const container = chosenContainerName(o, parsed.options.container);
   const status = parseStatus(o.metadata?.annotations?.[STATUS_ANNOTATION]);
   return {

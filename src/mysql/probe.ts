@@ -75,6 +75,9 @@ export async function probe(url: string | MysqlDsn, options: ProbeOptions = {}):
       ...(dsn.ssl ? { ssl: {} } : {}),
       connectTimeout: options.connectTimeoutMs ?? 5_000,
       connectAttributes: { program_name: "pooltuner-probe" },
+      // mysql2 preallocates its prepared-statement cache (16,000 slots, ~0.5 MB) per connection; the probe never
+      // prepares statements, and the controller probes many databases at once.
+      maxPreparedStatements: 1,
     });
     // A fatal error after connect is also reported by the pending query; without a listener it would crash.
     conn.on("error", () => {});

@@ -13,6 +13,7 @@ import {
 } from "../../src/kube/objects.js";
 import { buildPatch } from "../../src/kube/patch.js";
 import { parseStatus, statusKey, type WorkloadStatus } from "../../src/kube/status.js";
+import { selectorString } from "../../src/kube/terminating-pods.js";
 import { readWorkload } from "../../src/kube/workloads.js";
 
 function deployment(extra: Partial<V1Deployment> = {}, annotations: Record<string, string> = {}): WorkloadObject {
@@ -212,6 +213,10 @@ describe("readWorkload", () => {
   it("maps a live Deployment and its HPA the way plan maps manifest files", () => {
     const w = readWorkload(deployment(), "Deployment", [hpa as never], ["main"]);
     expect(w.errors).toEqual([]);
+    // No account and no readable DATABASE_URL: its own connections would look like other clients'.
+    expect(w.warnings.some((x) => x.startsWith("pooltuner.io/account: not set"))).toBe(true);
+    const withAccount = readWorkload(deployment({}, { "pooltuner.io/account": "shop" }), "Deployment", [], ["main"]);
+    expect(withAccount.warnings.some((x) => x.startsWith("pooltuner.io/account"))).toBe(false);
     expect(w.databaseKnown).toBe(true);
     expect(w.container).toBe("web");
     expect(w.loaded?.workload).toMatchObject({
@@ -278,5 +283,22 @@ describe("decide with draining pods", () => {
     expect(tight.workloads.find((w) => w.id === "a")?.recommended?.cap).toBe(3);
     expect(d.apply.map((x) => x.workload)).not.toContain("a");
     expect(d.deferred).toContainEqual({ workload: "a", reason: "would-exceed-now" });
+  });
+});
+
+describe("selectorString", () => {
+  it("writes label selectors in the API's syntax", () => {
+    expect(
+      selectorString({
+        matchLabels: { app: "web" },
+        matchExpressions: [
+          { key: "tier", operator: "In", values: ["a", "b"] },
+          { key: "canary", operator: "DoesNotExist" },
+          { key: "zone", operator: "Exists" },
+          { key: "env", operator: "NotIn", values: ["dev"] },
+        ],
+      }),
+    ).toBe("app=web,tier in (a,b),!canary,zone,env notin (dev)");
+    expect(selectorString({})).toBeUndefined();
   });
 });

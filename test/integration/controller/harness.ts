@@ -154,6 +154,8 @@ function defaultAnnotations(databaseName: string): Record<string, string> {
     "pooltuner.io/pool-size-env": "DB_POOL_SIZE",
     "pooltuner.io/max-overflow-env": "DB_MAX_OVERFLOW",
     "pooltuner.io/workers-env": "GUNICORN_WORKERS",
+    // The user the app connects as: its own open connections are then not mistaken for other clients'.
+    "pooltuner.io/account": "app",
   };
 }
 
