@@ -1,15 +1,14 @@
 // `pooltuner compose`: the daemon beside docker-compose (src/docker/daemon.ts). This file only reads flags and
 // the environment (once, here), builds the parts and runs them until SIGTERM/SIGINT; `--once` runs one pass
 // and exits with the CLI's usual codes.
-import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { DEFAULT_DAMPING, DEFAULT_POLICY } from "../core/index.js";
+import { DEFAULT_DAMPING } from "../core/index.js";
 import { describeDockerHost, dockerClient } from "../docker/client.js";
 import { ComposeDaemon, type ReconcileReport } from "../docker/daemon.js";
-import { type DaemonConfig, loadConfig } from "../runtime/config.js";
 import { startHttpServer } from "../runtime/http-server.js";
 import { createLogger } from "../runtime/logger.js";
 import { Metrics } from "../runtime/metrics.js";
+import { count, daemonConfig, duration } from "./daemon-options.js";
 import { CliError, EXIT } from "./exit.js";
 
 interface ComposeFlags {
@@ -175,52 +174,6 @@ function exitFor(reports: readonly ReconcileReport[]): number {
   if (reports.some((r) => r.skipped)) return EXIT.unreachable;
   if (reports.some((r) => r.failed.length > 0 || (r.plan && !r.plan.feasible))) return EXIT.exceeds;
   return EXIT.ok;
-}
-
-async function daemonConfig(flags: ComposeFlags, env: NodeJS.ProcessEnv): Promise<DaemonConfig> {
-  const file = flags.config ?? env.POOLTUNER_CONFIG;
-  const urls = flags.mysqlUrl.length > 0 ? flags.mysqlUrl : env.POOLTUNER_MYSQL_URL ? [env.POOLTUNER_MYSQL_URL] : [];
-  if (file && flags.mysqlUrl.length > 0) throw new CliError("bad-input", ["give --config or --mysql-url, not both"]);
-  if (file) {
-    let text: string;
-    try {
-      text = await readFile(file, "utf8");
-    } catch (err) {
-      throw new CliError("bad-input", [`cannot read --config ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`]);
-    }
-    try {
-      return await loadConfig(text, file, env);
-    } catch (err) {
-      throw new CliError("bad-input", [(err as Error).message]);
-    }
-  }
-  if (urls.length === 0) {
-    throw new CliError("bad-input", [
-      "no database: give --config <file> (or env POOLTUNER_CONFIG), or --mysql-url (or env POOLTUNER_MYSQL_URL)",
-    ]);
-  }
-  const databases = urls.map((u) => {
-    const m = /^([A-Za-z0-9][A-Za-z0-9._-]*)=(.+)$/s.exec(u);
-    return m && !m[1]?.includes(":") ? { name: m[1] as string, url: m[2] as string } : { name: "default", url: u };
-  });
-  const names = databases.map((d) => d.name);
-  if (new Set(names).size !== names.length)
-    throw new CliError("bad-input", ["--mysql-url: each database needs its own name (name=url)"]);
-  return { databases, policy: DEFAULT_POLICY };
-}
-
-/** `500ms`, `15s`, `10m`, `1h`; a bare number is seconds. */
-export function duration(text: string, flag: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
-  if (!m) throw new CliError("bad-input", [`${flag}: "${text}" is not a duration (e.g. 500ms, 15s, 10m, 1h)`]);
-  const n = Number(m[1]);
-  const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }[(m[2] ?? "s") as "ms" | "s" | "m" | "h"];
-  return Math.round(n * unit);
-}
-
-function count(text: string, flag: string): number {
-  if (!/^\d+$/.test(text.trim())) throw new CliError("bad-input", [`${flag}: "${text}" must be a whole number >= 0`]);
-  return Number(text);
 }
 
 function pathMapping(text: string): [string, string] {

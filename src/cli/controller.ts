@@ -2,14 +2,12 @@
 // and the environment (once, here), builds the options and runs until SIGTERM/SIGINT. Losing the lease ends the
 // process with exit 1 so Kubernetes restarts it as a standby; it never keeps writing without the lease.
 import { readFileSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { KubeConfig } from "@kubernetes/client-node";
 import { type Command, Option } from "commander";
-import { DEFAULT_DAMPING, DEFAULT_POLICY } from "../core/index.js";
+import { DEFAULT_DAMPING } from "../core/index.js";
 import { startController } from "../kube/controller.js";
-import { type DaemonConfig, loadConfig } from "../runtime/config.js";
 import { createLogger } from "../runtime/logger.js";
-import { duration } from "./compose.js";
+import { count, daemonConfig, duration } from "./daemon-options.js";
 import { CliError, EXIT } from "./exit.js";
 
 interface ControllerFlags {
@@ -103,7 +101,7 @@ export function registerControllerCommand(program: Command, setCode: (code: numb
 
 async function runController(flags: ControllerFlags): Promise<number> {
   const env = process.env;
-  const config = await controllerConfig(flags, env);
+  const config = await daemonConfig(flags, env);
   const log = createLogger({ level: flags.logLevel, name: "pooltuner-controller" });
   const kubeConfig = new KubeConfig();
   try {
@@ -168,48 +166,10 @@ async function runController(flags: ControllerFlags): Promise<number> {
   return outcome === "lost" ? EXIT.exceeds : EXIT.ok;
 }
 
-async function controllerConfig(flags: ControllerFlags, env: NodeJS.ProcessEnv): Promise<DaemonConfig> {
-  const file = flags.config ?? env.POOLTUNER_CONFIG;
-  const urls = flags.mysqlUrl.length > 0 ? flags.mysqlUrl : env.POOLTUNER_MYSQL_URL ? [env.POOLTUNER_MYSQL_URL] : [];
-  if (file && flags.mysqlUrl.length > 0) throw new CliError("bad-input", ["give --config or --mysql-url, not both"]);
-  if (file) {
-    let text: string;
-    try {
-      text = await readFile(file, "utf8");
-    } catch (err) {
-      throw new CliError("bad-input", [`cannot read --config ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`]);
-    }
-    try {
-      return await loadConfig(text, file, env);
-    } catch (err) {
-      throw new CliError("bad-input", [(err as Error).message]);
-    }
-  }
-  if (urls.length === 0) {
-    throw new CliError("bad-input", [
-      "no database: give --config <file> (or env POOLTUNER_CONFIG), or --mysql-url (or env POOLTUNER_MYSQL_URL)",
-    ]);
-  }
-  const databases = urls.map((u) => {
-    const m = /^([A-Za-z0-9][A-Za-z0-9._-]*)=(.+)$/s.exec(u);
-    return m && !m[1]?.includes(":") ? { name: m[1] as string, url: m[2] as string } : { name: "default", url: u };
-  });
-  const names = databases.map((d) => d.name);
-  if (new Set(names).size !== names.length) {
-    throw new CliError("bad-input", ["--mysql-url: each database needs its own name (name=url)"]);
-  }
-  return { databases, policy: DEFAULT_POLICY };
-}
-
 function ownNamespace(): string | undefined {
   try {
     return readFileSync(SA_NAMESPACE_FILE, "utf8").trim() || undefined;
   } catch {
     return undefined;
   }
-}
-
-function count(text: string, flag: string): number {
-  if (!/^\d+$/.test(text.trim())) throw new CliError("bad-input", [`${flag}: "${text}" must be a whole number >= 0`]);
-  return Number(text);
 }
