@@ -5,6 +5,7 @@ import type { DatabaseSnapshot, Reserve } from "../core/index.js";
 import { DsnError } from "../mysql/dsn.js";
 import { ProbeError } from "../mysql/errors.js";
 import type { ProbeResult, Visibility } from "../mysql/probe.js";
+import { databaseSnapshotFromProbe } from "../runtime/database-monitor.js";
 import { CliError } from "./exit.js";
 import type { DatabaseFlags } from "./flags.js";
 
@@ -170,20 +171,9 @@ export async function readDatabases(
           `database ${t.name}: ${withoutAccount.map((w) => w.id).join(", ")} name no database user (account label/annotation or DATABASE_URL); their own connections count as other clients'`,
         );
       }
-      const unmanaged =
-        unmanagedFlag ??
-        (r.visibility === "own-account-only"
-          ? undefined
-          : Object.entries(r.connectionsByUser)
-              .filter(([user]) => !managedUsers.has(user))
-              .reduce((n, [, c]) => n + c, 0));
-      const accounts: Record<string, { maxUserConnections: number }> = {};
-      for (const user of [...managedUsers].sort()) {
-        const limits = r.accountLimits.filter((a) => a.user === user && a.maxUserConnections > 0);
-        // Several hosts for one user: the smallest limit is the one that can bite.
-        if (limits.length > 0)
-          accounts[user] = { maxUserConnections: Math.min(...limits.map((a) => a.maxUserConnections)) };
-      }
+      // The same mapping the daemons use; the flags override what the probe saw.
+      const { unmanaged: seen, accounts, ...probed } = databaseSnapshotFromProbe(common, r, managedUsers);
+      const unmanaged = unmanagedFlag ?? seen;
       if (!r.accountLimitsReadable && managedUsers.size > 0) {
         warnings.push(
           `database ${t.name}: per-account MAX_USER_CONNECTIONS could not be read (the monitoring account needs SELECT on mysql.global_priv or mysql.user); only the global max_user_connections is planned for`,
@@ -191,11 +181,10 @@ export async function readDatabases(
       }
       return {
         snapshot: {
-          ...common,
-          maxConnections: r.maxConnections,
-          maxUserConnections: mucFlag ?? r.maxUserConnections,
+          ...probed,
+          maxUserConnections: mucFlag ?? probed.maxUserConnections,
           ...(unmanaged !== undefined ? { unmanaged } : {}),
-          ...(Object.keys(accounts).length > 0 ? { accounts } : {}),
+          ...(accounts && Object.keys(accounts).length > 0 ? { accounts } : {}),
         },
         origin: {
           kind: "probe",

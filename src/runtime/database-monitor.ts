@@ -117,7 +117,7 @@ export function databaseSnapshotFromProbe(
   const unmanaged =
     p.visibility === "own-account-only" ? undefined : Math.max(smoothed ?? 0, unmanagedOf(p.connectionsByUser));
   const accounts: Record<string, { maxUserConnections: number }> = {};
-  for (const user of managedUsers) {
+  for (const user of [...managedUsers].sort()) {
     // An account is user@host; a user that several host patterns match gets the tightest of their limits.
     const limits = p.accountLimits.filter((a) => a.user === user && a.maxUserConnections > 0);
     if (limits.length > 0)
