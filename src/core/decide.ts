@@ -2,7 +2,7 @@
 // decreases that restore safety go first and at once; increases wait for a cooldown and a minimum gain;
 // one workload per database at a time, never while one of its rollouts is still running.
 // Pure: the shell passes the clock and what it knows about each workload.
-import type { Plan, WorkloadPlan } from "./plan-types.js";
+import type { DatabasePlan, Plan, WorkloadPlan } from "./plan-types.js";
 import type { PoolSettings } from "./snapshot.js";
 
 export interface Damping {
@@ -47,7 +47,9 @@ export interface Deferral {
     | "decrease-pending"
     | "cooldown"
     | "gain-too-small"
-    | "would-exceed-now";
+    | "would-exceed-now"
+    /** A decrease of a workload with an unknown account that its own connections could explain: no ratchet. */
+    | "account-unknown";
   /** For cooldowns: when the increase may go. */
   readonly until?: number;
 }
@@ -70,7 +72,8 @@ export function decide(
   const deferred: Deferral[] = [];
   for (const db of plan.databases) {
     if (!db.feasible) continue;
-    const mine = plan.workloads.filter((w) => w.database === db.name);
+    // Workloads with unknown workers are not planned; the shells count their connections as other clients'.
+    const mine = plan.workloads.filter((w) => w.database === db.name && w.workers !== "unknown");
     const pending = mine.filter((w) => w.recommended && w.change !== "none");
     if (pending.length === 0) continue;
     const state = (w: WorkloadPlan): WorkloadState => states.get(w.id) ?? { updateMode: "auto" };
@@ -84,7 +87,12 @@ export function decide(
       continue;
     }
 
-    const decreases = auto.filter((w) => w.change === "decrease");
+    const decreases = auto.filter((w) => {
+      if (w.change !== "decrease") return false;
+      if (!ownUsageExplains(db, mine, w)) return true;
+      deferred.push({ workload: w.id, reason: "account-unknown" });
+      return false;
+    });
     if (decreases.length > 0) {
       // The largest excess first: it restores the most safety with one restart.
       const excess = (w: WorkloadPlan): number =>
@@ -115,14 +123,9 @@ export function decide(
         continue;
       }
       // Others may still run above their plan (update-mode off, failed rollouts): the increase must fit now too,
-      // on the server and on the workload's account.
-      const acct = db.accounts.find((a) => a.account === w.account);
-      const bounds = [
-        { usable: db.usable, members: mine },
-        ...(acct ? [{ usable: acct.usable, members: mine.filter((x) => x.account === w.account) }] : []),
-      ];
+      // in every bound it counts against, with the old processes it replaces still draining.
       const during = rec.peak + (s.drainingPeak ?? 0);
-      if (!bounds.every((b) => fitsAfter(b.members, w.id, during, b.usable))) {
+      if (!boundsOf(db, mine, w).every((b) => fitsAfter(b.members, w.id, during, b.usable))) {
         deferred.push({ workload: w.id, reason: "would-exceed-now" });
         continue;
       }
@@ -137,8 +140,39 @@ export function decide(
   return { apply, deferred };
 }
 
+/**
+ * The bounds a workload counts against, each with its members: the server; its account when the account has a limit;
+ * for a workload that names no account, the global max_user_connections on its own.
+ */
+function boundsOf(
+  db: DatabasePlan,
+  mine: readonly WorkloadPlan[],
+  w: WorkloadPlan,
+): { usable: number; members: readonly WorkloadPlan[] }[] {
+  const bounds = [{ usable: db.usable, members: mine }];
+  if (w.account === undefined) {
+    if (db.maxUserConnections > 0) bounds.push({ usable: db.maxUserConnections, members: [w] });
+  } else {
+    const acct = db.accounts.find((a) => a.account === w.account);
+    if (acct) bounds.push({ usable: acct.usable, members: mine.filter((x) => x.account === w.account) });
+  }
+  return bounds;
+}
+
+/**
+ * A workload whose account is unknown may hold some of the connections counted as other clients' (`possiblyOwn`).
+ * When its current settings would fit every bound if those were its own, the decrease may be caused by its own
+ * usage: applying it would shrink the workload again with every rise of its load.
+ */
+function ownUsageExplains(db: DatabasePlan, mine: readonly WorkloadPlan[], w: WorkloadPlan): boolean {
+  if (w.account !== undefined || db.possiblyOwn <= 0) return false;
+  return boundsOf(db, mine, w).every((b, i) =>
+    fitsAfter(b.members, w.id, w.current.peak, b.usable + (i === 0 ? db.possiblyOwn : 0)),
+  );
+}
+
 /** Σ current peaks with `id` at `peak` instead stays within `usable` (unbounded never does). */
-function fitsAfter(members: readonly WorkloadPlan[], id: string, peak: number, usable: number): boolean {
+function fitsAfter(members: readonly WorkloadPlan[], id: string, peak: number | null, usable: number): boolean {
   let total = 0;
   for (const x of members) {
     const p = x.id === id ? peak : x.current.peak;

@@ -1,7 +1,13 @@
 import type { PoolSettings } from "./snapshot.js";
 
-/** Where a number of connections is bounded: the whole server, or one account on it. */
-export type Scope = { readonly kind: "server" } | { readonly kind: "account"; readonly account: string };
+/**
+ * Where a number of connections is bounded: the whole server, one account on it, or a workload whose account is
+ * unknown against the global max_user_connections (it may be any account, so it is bounded on its own).
+ */
+export type Scope =
+  | { readonly kind: "server" }
+  | { readonly kind: "account"; readonly account: string }
+  | { readonly kind: "unknown-account"; readonly workload: string };
 
 export interface CurrentUsage {
   /** The settings the processes run with; `assumed` when env vars were unset and policy defaults were used. */
@@ -9,7 +15,7 @@ export interface CurrentUsage {
   readonly assumed: boolean;
   /** poolSize 0 or maxOverflow < 0: SQLAlchemy opens as many connections as it is asked for. */
   readonly unbounded: boolean;
-  /** processes × (poolSize + maxOverflow); null when unbounded. */
+  /** processes × (poolSize + maxOverflow); null when unbounded or the workers are unknown. */
   readonly peak: number | null;
 }
 
@@ -31,8 +37,10 @@ export interface WorkloadPlan {
   /** Replicas planned for (HPA maxReplicas when present). */
   readonly plannedReplicas: number;
   readonly podsPeak: number;
-  readonly workers: number;
-  readonly processes: number;
+  /** "unknown": the workload is neither planned nor changed (see the `unknown-workers` finding). */
+  readonly workers: number | "unknown";
+  /** podsPeak × workers; null when the workers are unknown. */
+  readonly processes: number | null;
   /** Sizing-table row picked from the container's limits, and the cap it asks for. */
   readonly row: string;
   readonly desiredCap: number;
@@ -60,6 +68,13 @@ export interface DatabasePlan {
   readonly unmanagedAssumed: boolean;
   /** limit − reserve − unmanaged: what managed workloads may hold together at their peak. */
   readonly usable: number;
+  /**
+   * Of `unmanaged`, the most that workloads with an unknown account could hold themselves (their users cannot be
+   * told from other clients'); 0 when every planned workload's account is known.
+   */
+  readonly possiblyOwn: number;
+  /** Global max_user_connections (0 = none): bounds on its own each workload that names no account. */
+  readonly maxUserConnections: number;
   /** Σ recommended peak (0 when infeasible). */
   readonly allocated: number;
   readonly free: number;
@@ -101,7 +116,12 @@ export type Finding =
       readonly message: string;
     }
   | {
-      readonly kind: "unbounded-current" | "assumed-current" | "unknown-database";
+      readonly kind:
+        | "unbounded-current"
+        | "assumed-current"
+        | "unknown-database"
+        | "unknown-workers"
+        | "unknown-account";
       readonly severity: "error" | "warning";
       readonly database: string;
       readonly workload: string;

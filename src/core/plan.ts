@@ -17,9 +17,10 @@ import { pickRow, splitCap } from "./sizing-table.js";
 import type { DatabaseSnapshot, PoolSettings, Snapshot, WorkloadSnapshot } from "./snapshot.js";
 import { InvalidSnapshotError, validateSnapshot } from "./validate.js";
 
-/** What the planner derives for one workload before allocation. */
+/** What the planner derives for one workload whose workers are known, before allocation. */
 interface Sized {
   readonly w: WorkloadSnapshot;
+  readonly workers: number;
   readonly podsPeak: number;
   readonly processes: number;
   readonly row: PoolSettings & { readonly name: string };
@@ -41,20 +42,30 @@ export function plan(snapshot: Snapshot, policy: Policy): Plan {
   if (problems.length > 0) throw new InvalidSnapshotError(problems);
 
   const databases = [...snapshot.databases].sort((a, b) => byString(a.name, b.name));
-  const sized = [...snapshot.workloads].sort((a, b) => byString(a.id, b.id)).map((w) => size(w, policy));
+  const all = [...snapshot.workloads].sort((a, b) => byString(a.id, b.id));
+  // A workload whose worker count cannot be known is neither planned nor changed: assuming a number could undercount.
+  const sized = all.flatMap((w) => (w.workers === "unknown" ? [] : [size(w, w.workers, policy)]));
   const findings: Finding[] = [];
   const dbPlans: DatabasePlan[] = [];
   const recommendations = new Map<string, Recommendation>();
 
   const known = new Set(databases.map((d) => d.name));
-  for (const s of sized) {
-    if (!known.has(s.w.database)) {
+  for (const w of all) {
+    if (!known.has(w.database)) {
       findings.push({
         kind: "unknown-database",
         severity: "error",
-        database: s.w.database,
-        workload: s.w.id,
-        message: `${s.w.id}: database "${s.w.database}" is not defined; nothing is planned for it`,
+        database: w.database,
+        workload: w.id,
+        message: `${w.id}: database "${w.database}" is not defined; nothing is planned for it`,
+      });
+    } else if (w.workers === "unknown") {
+      findings.push({
+        kind: "unknown-workers",
+        severity: "error",
+        database: w.database,
+        workload: w.id,
+        message: `${w.id}: worker processes per pod cannot be known (the server may read them from a config file); it is not planned and not changed: set its workers annotation/label or workers-env`,
       });
     }
   }
@@ -79,7 +90,9 @@ export function plan(snapshot: Snapshot, policy: Policy): Plan {
     const accountBudgets: { account: string; limit: number; unmanaged: number; usable: number }[] = [];
     /** Index in `bounds` of each limited account. */
     const accountBound = new Map<string, number>();
-    for (const account of [...new Set(members.flatMap((s) => (s.w.account ? [s.w.account] : [])))].sort(byString)) {
+    for (const account of [...new Set(members.flatMap((s) => (s.w.account !== undefined ? [s.w.account] : [])))].sort(
+      byString,
+    )) {
       const limit = accountLimit(db, account);
       if (limit === undefined) continue;
       const acctUnmanaged = db.accounts?.[account]?.unmanaged ?? 0;
@@ -90,6 +103,26 @@ export function plan(snapshot: Snapshot, policy: Policy): Plan {
         scope: { kind: "account", account },
         capacity: acctUsable,
         members: members.filter((s) => s.w.account === account),
+      });
+    }
+    // A workload that names no account may connect as any account: the global max_user_connections bounds it alone.
+    const global = db.maxUserConnections ?? 0;
+    const accountless = members.filter((s) => s.w.account === undefined);
+    const ownBound = new Map<string, number>();
+    if (global > 0) {
+      for (const s of accountless) {
+        ownBound.set(s.w.id, bounds.length);
+        bounds.push({ scope: { kind: "unknown-account", workload: s.w.id }, capacity: global, members: [s] });
+      }
+    }
+    const possiblyOwn = unmanagedAssumed ? 0 : possiblyOwnConnections(accountless, db.unattributed ?? []);
+    if (possiblyOwn > 0) {
+      findings.push({
+        kind: "unknown-account",
+        severity: "warning",
+        database: db.name,
+        workload: accountless.map((s) => s.w.id).join(", "),
+        message: `${accountless.map((s) => s.w.id).join(", ")}: database account unknown, so up to ${possiblyOwn} connections of other users may be its own; they are counted as other clients' (a conservative budget), and it is not shrunk for them: set its account annotation/label or put the user in a database URL in its env`,
       });
     }
 
@@ -103,6 +136,7 @@ export function plan(snapshot: Snapshot, policy: Policy): Plan {
         ...(s.w.account !== undefined && accountBound.has(s.w.account)
           ? [accountBound.get(s.w.account) as number]
           : []),
+        ...(ownBound.has(s.w.id) ? [ownBound.get(s.w.id) as number] : []),
       ],
     }));
     const result = allocate(
@@ -118,7 +152,7 @@ export function plan(snapshot: Snapshot, policy: Policy): Plan {
     } else {
       for (const { bound, needed } of result.overBounds) {
         const b = bounds[bound] as Bound;
-        findings.push(infeasible(db.name, b, needed, { limit: db.maxConnections, reserve, unmanaged }));
+        findings.push(infeasible(db.name, b, needed, { limit: db.maxConnections, reserve, unmanaged }, policy));
       }
     }
 
@@ -169,6 +203,8 @@ export function plan(snapshot: Snapshot, policy: Policy): Plan {
       unmanaged,
       unmanagedAssumed,
       usable,
+      possiblyOwn,
+      maxUserConnections: global,
       allocated,
       free: usable - allocated,
       feasible: result.feasible,
@@ -179,17 +215,19 @@ export function plan(snapshot: Snapshot, policy: Policy): Plan {
     });
   }
 
-  const workloads: WorkloadPlan[] = sized.map((s) => {
-    const recommended = recommendations.get(s.w.id);
+  const byId = new Map(sized.map((s) => [s.w.id, s]));
+  const workloads: WorkloadPlan[] = all.map((w) => {
+    const s = byId.get(w.id) ?? unplanned(w, policy);
+    const recommended = recommendations.get(w.id);
     return {
-      id: s.w.id,
-      database: s.w.database,
-      ...(s.w.account !== undefined ? { account: s.w.account } : {}),
-      replicas: s.w.replicas,
-      plannedReplicas: plannedReplicas(s.w),
+      id: w.id,
+      database: w.database,
+      ...(w.account !== undefined ? { account: w.account } : {}),
+      replicas: w.replicas,
+      plannedReplicas: plannedReplicas(w),
       podsPeak: s.podsPeak,
-      workers: s.w.workers,
-      processes: s.processes,
+      workers: w.workers,
+      processes: w.workers === "unknown" ? null : s.processes,
       row: s.row.name,
       desiredCap: s.desiredCap,
       current: s.current,
@@ -207,15 +245,16 @@ export function plan(snapshot: Snapshot, policy: Policy): Plan {
   };
 }
 
-function size(w: WorkloadSnapshot, policy: Policy): Sized {
-  const peakPods = podsPeak(w);
-  const processes = peakPods * w.workers;
+function size(w: WorkloadSnapshot, workers: number, policy: Policy): Sized {
+  const peakPods = podsPeak(w, policy.defaultMaxSurge);
+  const processes = peakPods * workers;
   const row = pickRow(policy.sizingTable, w.resources);
   const poolSize = w.current?.poolSize ?? policy.assumedCurrent.poolSize;
   const maxOverflow = w.current?.maxOverflow ?? policy.assumedCurrent.maxOverflow;
   const unbounded = poolSize <= 0 || maxOverflow < 0;
   return {
     w,
+    workers,
     podsPeak: peakPods,
     processes,
     row,
@@ -227,6 +266,25 @@ function size(w: WorkloadSnapshot, policy: Policy): Sized {
       peak: unbounded ? null : processes * (poolSize + maxOverflow),
     },
   };
+}
+
+/** A workload with unknown workers, for output only: its peak cannot be known. */
+function unplanned(w: WorkloadSnapshot, policy: Policy): Sized {
+  const s = size(w, 1, policy);
+  return { ...s, processes: 0, current: { ...s.current, peak: null } };
+}
+
+/**
+ * How many of the unattributed connections (those of users no workload is known to use) workloads with an unknown
+ * account could hold themselves: each connects as one user, so at most the largest entries, one per workload, and
+ * never more than their current settings allow at peak.
+ */
+function possiblyOwnConnections(accountless: readonly Sized[], unattributed: readonly number[]): number {
+  if (accountless.length === 0) return 0;
+  const largest = [...unattributed].sort((a, b) => b - a).slice(0, accountless.length);
+  const seen = largest.reduce((n, v) => n + v, 0);
+  const peaks = sumPeaks(accountless.map((s) => s.current.peak));
+  return peaks === null ? seen : Math.min(seen, peaks);
 }
 
 /** Effective per-account limit: the account's own MAX_USER_CONNECTIONS, else the global one; none when both are 0. */
@@ -270,7 +328,14 @@ function sumPeaks(peaks: readonly (number | null)[]): number | null {
 }
 
 function scopeName(db: string, scope: Scope): string {
-  return scope.kind === "server" ? `database ${db}` : `account ${scope.account} on ${db}`;
+  switch (scope.kind) {
+    case "server":
+      return `database ${db}`;
+    case "account":
+      return `account ${scope.account} on ${db}`;
+    case "unknown-account":
+      return `${scope.workload} (account unknown) against max_user_connections on ${db}`;
+  }
 }
 
 function infeasible(
@@ -278,6 +343,7 @@ function infeasible(
   b: Bound,
   needed: number,
   server: { limit: number; reserve: number; unmanaged: number },
+  policy: Policy,
 ): Finding {
   const available = b.capacity;
   const why =
@@ -286,8 +352,8 @@ function infeasible(
       : "";
   const fits = b.members.map((s) => {
     const room = available - (needed - s.processes);
-    const workers = Math.max(0, Math.min(s.w.workers, Math.floor(room / Math.max(1, s.podsPeak))));
-    return { workload: s.w.id, workers, pods: maxPodsFitting(s, room) };
+    const workers = Math.max(0, Math.min(s.workers, Math.floor(room / Math.max(1, s.podsPeak))));
+    return { workload: s.w.id, workers, pods: maxPodsFitting(s, room, policy) };
   });
   const hints = fits
     .filter((f) => f.workers > 0 || f.pods > 0)
@@ -309,13 +375,18 @@ function infeasible(
 }
 
 /** The most replicas (planned, HPA max included) whose peak processes fit in `room`, the others unchanged. */
-function maxPodsFitting(s: Sized, room: number): number {
+function maxPodsFitting(s: Sized, room: number, policy: Policy): number {
   let lo = 0;
   let hi = plannedReplicas(s.w);
   while (lo < hi) {
     const mid = Math.ceil((lo + hi) / 2);
-    const w = { ...s.w, replicas: mid, ...(s.w.hpa ? { hpa: { ...s.w.hpa, maxReplicas: mid } } : {}) };
-    if (podsPeak(w) * s.w.workers <= room) lo = mid;
+    const w = {
+      ...s.w,
+      replicas: mid,
+      maxReplicas: mid,
+      ...(s.w.hpa ? { hpa: { ...s.w.hpa, maxReplicas: mid } } : {}),
+    };
+    if (podsPeak(w, policy.defaultMaxSurge) * s.workers <= room) lo = mid;
     else hi = mid - 1;
   }
   return lo;

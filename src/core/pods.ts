@@ -1,8 +1,13 @@
 import type { IntOrPercent, WorkloadSnapshot } from "./snapshot.js";
 
-/** Replicas to plan for: HPA maxReplicas when one targets the workload (never below what runs now). */
+/**
+ * Replicas to plan for. An HPA's maxReplicas when one targets the workload (never below what runs now). Without one,
+ * the larger of `replicas` and the by-hand `maxReplicas`, and at least 1: a workload scaled to zero comes back, and
+ * its pods must then fit without a re-plan and a restart of the others first.
+ */
 export function plannedReplicas(w: WorkloadSnapshot): number {
-  return w.hpa ? Math.max(w.hpa.maxReplicas, w.replicas) : w.replicas;
+  if (w.hpa) return Math.max(w.hpa.maxReplicas, w.replicas);
+  return Math.max(w.replicas, w.maxReplicas ?? 0, 1);
 }
 
 /** Resolve an IntOrPercent against a replica count; percentages round up, as the Deployment controller does for maxSurge. */
@@ -11,25 +16,28 @@ export function resolveUp(v: IntOrPercent, replicas: number): number {
 }
 
 /**
- * The most pods that can hold connections at once.
- * RollingUpdate adds the surge; Recreate, StatefulSets and stop-first compose recreation add none;
- * start-first adds one container. Terminating pods (KEP-3973) come on top, as the shell declares them.
+ * Extra pods a replacement can start before old ones are gone. A RollingUpdate surges by maxSurge (the policy's
+ * default when the manifest does not say), but the Deployment controller never runs more than 2 × R pods, so the
+ * surge is capped at R. Recreate, StatefulSets and stop-first compose recreation add none; start-first adds one.
  */
-export function podsPeak(w: WorkloadSnapshot): number {
+export function surgePods(w: WorkloadSnapshot, defaultMaxSurge: IntOrPercent): number {
   const r = plannedReplicas(w);
-  let surge = 0;
   switch (w.rollout.type) {
     case "RollingUpdate":
-      surge = resolveUp(w.rollout.maxSurge, r);
-      break;
+      return Math.min(r, resolveUp(w.rollout.maxSurge ?? defaultMaxSurge, r));
     case "StartFirst":
-      surge = r > 0 ? 1 : 0;
-      break;
+      return r > 0 ? 1 : 0;
     case "Recreate":
     case "Ordered":
     case "StopFirst":
-      surge = 0;
-      break;
+      return 0;
   }
-  return r + surge + (w.terminatingPods ?? 0);
+}
+
+/**
+ * The most pods that can hold connections at once: planned replicas plus the surge, and the terminating pods
+ * (KEP-3973) the shell declares on top.
+ */
+export function podsPeak(w: WorkloadSnapshot, defaultMaxSurge: IntOrPercent): number {
+  return plannedReplicas(w) + surgePods(w, defaultMaxSurge) + (w.terminatingPods ?? 0);
 }

@@ -8,8 +8,11 @@ export type IntOrPercent =
 
 /** How a workload replaces its processes; decides how many pods can exist at once. */
 export type Rollout =
-  /** Deployment RollingUpdate: new pods start before old ones stop. */
-  | { readonly type: "RollingUpdate"; readonly maxSurge: IntOrPercent; readonly maxUnavailable: IntOrPercent }
+  /**
+   * Deployment RollingUpdate: new pods start before old ones stop. Absent fields were not set in the manifest:
+   * maxSurge is then the policy's default (25 %), maxUnavailable Kubernetes' 25 %.
+   */
+  | { readonly type: "RollingUpdate"; readonly maxSurge?: IntOrPercent; readonly maxUnavailable?: IntOrPercent }
   /** Deployment Recreate: all old pods are gone before new ones start. */
   | { readonly type: "Recreate" }
   /** StatefulSet (RollingUpdate or OnDelete): a pod is replaced only after the old one terminated. */
@@ -37,6 +40,11 @@ export interface WorkloadSnapshot {
   readonly account?: string;
   /** spec.replicas, or the number of containers of a compose service. */
   readonly replicas: number;
+  /**
+   * The highest replica count its owner scales to by hand (`max-replicas` annotation/label). Planned for when higher
+   * than `replicas` and no HPA targets the workload.
+   */
+  readonly maxReplicas?: number;
   /** An HPA targeting this workload; its maxReplicas is planned for, so scaling inside it needs no restart. */
   readonly hpa?: { readonly minReplicas: number; readonly maxReplicas: number };
   readonly rollout: Rollout;
@@ -45,8 +53,11 @@ export interface WorkloadSnapshot {
    * The shell decides it from how it restarts; 0 when restarts are bounded so old pods are gone first.
    */
   readonly terminatingPods?: number;
-  /** Worker processes per pod (Gunicorn --workers); each process has its own pool. */
-  readonly workers: number;
+  /**
+   * Worker processes per pod (Gunicorn --workers); each process has its own pool. `"unknown"` when it cannot be read
+   * (Gunicorn may take it from a config file): the workload is then neither planned nor changed.
+   */
+  readonly workers: number | "unknown";
   /** Container limits used to pick the sizing-table row; absent means unknown. */
   readonly resources?: { readonly cpuMillis?: number; readonly memoryBytes?: number };
   /** Share of a tight budget relative to other workloads of the same database; default 1. */
@@ -70,6 +81,11 @@ export interface DatabaseSnapshot {
   readonly maxUserConnections?: number;
   /** Connections held by clients that pooltuner does not manage (smoothed); `undefined` = could not be seen. */
   readonly unmanaged?: number;
+  /**
+   * Part of `unmanaged`: connections of each database user (one entry per user) that no workload on this database is
+   * known to connect as. A workload whose account is unknown may hold some of them itself.
+   */
+  readonly unattributed?: readonly number[];
   /** Per-account limits keyed by the account name workloads use. */
   readonly accounts?: Readonly<Record<string, AccountLimit>>;
   /** Headroom for admins, migrations and cron jobs; overrides the policy default when set. */

@@ -24,6 +24,8 @@ export function validateSnapshot(snapshot: Snapshot, policy: Policy): string[] {
     if (db.maxUserConnections !== undefined && !isCount(db.maxUserConnections))
       problems.push(`${at}: maxUserConnections must be an integer >= 0`);
     if (db.unmanaged !== undefined && !isCount(db.unmanaged)) problems.push(`${at}: unmanaged must be an integer >= 0`);
+    if (db.unattributed !== undefined && !db.unattributed.every(isCount))
+      problems.push(`${at}: unattributed must be integers >= 0`);
     for (const [name, acct] of Object.entries(db.accounts ?? {})) {
       if (!isCount(acct.maxUserConnections)) problems.push(`${at} account ${name}: maxUserConnections must be >= 0`);
       if (acct.unmanaged !== undefined && !isCount(acct.unmanaged))
@@ -35,7 +37,10 @@ export function validateSnapshot(snapshot: Snapshot, policy: Policy): string[] {
     if (seen.has(`w:${w.id}`)) problems.push(`${at}: defined twice`);
     seen.add(`w:${w.id}`);
     if (!isCount(w.replicas)) problems.push(`${at}: replicas must be an integer >= 0`);
-    if (!Number.isInteger(w.workers) || w.workers < 1) problems.push(`${at}: workers must be an integer >= 1`);
+    if (w.workers !== "unknown" && !(Number.isInteger(w.workers) && w.workers >= 1))
+      problems.push(`${at}: workers must be an integer >= 1 or "unknown"`);
+    if (w.maxReplicas !== undefined && !isCount(w.maxReplicas))
+      problems.push(`${at}: maxReplicas must be an integer >= 0`);
     if (w.weight !== undefined && !(Number.isFinite(w.weight) && w.weight > 0))
       problems.push(`${at}: weight must be > 0`);
     if (w.terminatingPods !== undefined && !isCount(w.terminatingPods))
@@ -43,12 +48,19 @@ export function validateSnapshot(snapshot: Snapshot, policy: Policy): string[] {
     if (w.hpa && (!isCount(w.hpa.maxReplicas) || !isCount(w.hpa.minReplicas)))
       problems.push(`${at}: HPA replicas must be integers >= 0`);
     if (w.rollout.type === "RollingUpdate") {
+      const { maxSurge, maxUnavailable } = w.rollout;
       for (const [field, v] of [
-        ["maxSurge", w.rollout.maxSurge],
-        ["maxUnavailable", w.rollout.maxUnavailable],
+        ["maxSurge", maxSurge],
+        ["maxUnavailable", maxUnavailable],
       ] as const) {
-        if (!isCount(v.value)) problems.push(`${at}: ${field} must be a whole number or percentage >= 0`);
+        if (v !== undefined && !isCount(v.value))
+          problems.push(`${at}: ${field} must be a whole number or percentage >= 0`);
       }
+      // Absent maxSurge takes the policy's default; absent maxUnavailable is Kubernetes' 25 %.
+      if ((maxSurge ?? policy.defaultMaxSurge).value === 0 && maxUnavailable?.value === 0)
+        problems.push(
+          `${at}: maxSurge and maxUnavailable cannot both be 0 (Kubernetes rejects it: no pod could be replaced)`,
+        );
     }
     for (const field of ["poolSize", "maxOverflow"] as const) {
       const v = w.current?.[field];

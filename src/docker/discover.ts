@@ -168,7 +168,9 @@ function describeService(
   }
   const first = built[0]?.workload;
   if (!first) return { ...base, errors, warnings };
-  const workers = Math.max(...built.map((b) => b.workload.workers));
+  // One container whose workers cannot be read makes the service's count unknown: it is then not planned.
+  const counts = built.map((b) => b.workload.workers);
+  const workers = counts.some((n) => n === "unknown") ? "unknown" : Math.max(...(counts as number[]));
   const cpu = maxDefined(built.map((b) => b.workload.resources?.cpuMillis));
   const mem = maxDefined(built.map((b) => b.workload.resources?.memoryBytes));
   const current = worstCurrent(containers.map((c) => c.current));

@@ -239,7 +239,7 @@ export class DatabaseReconciler {
       const mode = this.o.updateMode === "off" || w.errors.length > 0 ? "off" : w.options.updateMode;
       const cur = p.current;
       const drainingPeak =
-        drainsDuringRollout(w.object, w.kind) && !cur.unbounded
+        drainsDuringRollout(w.object, w.kind) && !cur.unbounded && p.workers !== "unknown"
           ? p.plannedReplicas * p.workers * (cur.settings.poolSize + cur.settings.maxOverflow)
           : 0;
       // Increases are damped from when they were first seen at this cap (the cap may move while waiting).

@@ -31,8 +31,8 @@ export interface WorkloadStatus {
     readonly replicas: number;
     readonly plannedReplicas: number;
     readonly podsPeak: number;
-    readonly workers: number;
-    readonly processes: number;
+    readonly workers: number | "unknown";
+    readonly processes: number | null;
     readonly currentPeak: number | null;
     readonly maxConnections: number;
     readonly usable: number;

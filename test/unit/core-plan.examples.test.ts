@@ -77,24 +77,26 @@ describe("the seed incident", () => {
   });
 });
 
+const SURGE = DEFAULT_POLICY.defaultMaxSurge;
+
 describe("peak pods", () => {
   it("rounds a percentage surge up and counts HPA maxReplicas", () => {
-    expect(podsPeak(deployment(3, "25%"))).toBe(4); // ceil(0.75) = 1
-    expect(podsPeak(deployment(5, "25%"))).toBe(7); // ceil(1.25) = 2
-    expect(podsPeak(deployment(4, "25%"))).toBe(5);
-    expect(podsPeak(deployment(10, "0%"))).toBe(10);
-    expect(podsPeak(deployment(3, 2))).toBe(5);
-    expect(podsPeak(deployment(3, "25%", { hpa: { minReplicas: 2, maxReplicas: 10 } }))).toBe(13); // 10 + ceil(2.5)
+    expect(podsPeak(deployment(3, "25%"), SURGE)).toBe(4); // ceil(0.75) = 1
+    expect(podsPeak(deployment(5, "25%"), SURGE)).toBe(7); // ceil(1.25) = 2
+    expect(podsPeak(deployment(4, "25%"), SURGE)).toBe(5);
+    expect(podsPeak(deployment(10, "0%"), SURGE)).toBe(10);
+    expect(podsPeak(deployment(3, 2), SURGE)).toBe(5);
+    expect(podsPeak(deployment(3, "25%", { hpa: { minReplicas: 2, maxReplicas: 10 } }), SURGE)).toBe(13); // 10 + ceil(2.5)
     // Never below what runs now, even when spec.replicas is above the HPA's max for a moment.
-    expect(podsPeak(deployment(12, "25%", { hpa: { minReplicas: 2, maxReplicas: 10 } }))).toBe(15);
+    expect(podsPeak(deployment(12, "25%", { hpa: { minReplicas: 2, maxReplicas: 10 } }), SURGE)).toBe(15);
   });
 
   it("adds no surge for Recreate, StatefulSets and stop-first compose; one for start-first; terminating pods on top", () => {
-    expect(podsPeak(app({ replicas: 3, rollout: { type: "Recreate" } }))).toBe(3);
-    expect(podsPeak(app({ replicas: 3, rollout: { type: "Ordered" } }))).toBe(3);
-    expect(podsPeak(app({ replicas: 3, rollout: { type: "StopFirst" } }))).toBe(3);
-    expect(podsPeak(app({ replicas: 3, rollout: { type: "StartFirst" } }))).toBe(4);
-    expect(podsPeak(deployment(4, "25%", { terminatingPods: 2 }))).toBe(7);
+    expect(podsPeak(app({ replicas: 3, rollout: { type: "Recreate" } }), SURGE)).toBe(3);
+    expect(podsPeak(app({ replicas: 3, rollout: { type: "Ordered" } }), SURGE)).toBe(3);
+    expect(podsPeak(app({ replicas: 3, rollout: { type: "StopFirst" } }), SURGE)).toBe(3);
+    expect(podsPeak(app({ replicas: 3, rollout: { type: "StartFirst" } }), SURGE)).toBe(4);
+    expect(podsPeak(deployment(4, "25%", { terminatingPods: 2 }), SURGE)).toBe(7);
   });
 });
 

@@ -24,7 +24,10 @@ const intOrPercent: fc.Arbitrary<IntOrPercent> = fc.oneof(
 );
 
 const rollout: fc.Arbitrary<Rollout> = fc.oneof(
-  fc.record({ type: fc.constant("RollingUpdate" as const), maxSurge: intOrPercent, maxUnavailable: intOrPercent }),
+  fc
+    .record({ type: fc.constant("RollingUpdate" as const), maxSurge: intOrPercent, maxUnavailable: intOrPercent })
+    // Kubernetes rejects both 0: no pod could ever be replaced.
+    .filter((r) => r.maxSurge.value > 0 || r.maxUnavailable.value > 0),
   fc.constant({ type: "Recreate" as const }),
   fc.constant({ type: "Ordered" as const }),
   fc.constant({ type: "StopFirst" as const }),
@@ -110,7 +113,7 @@ function checkInvariant(s: Snapshot, p: Plan): void {
       expect(r.maxOverflow).toBeGreaterThanOrEqual(0);
       expect(r.cap).toBe(r.poolSize + r.maxOverflow);
       expect(r.cap).toBeGreaterThanOrEqual(1);
-      expect(r.peak).toBe(w.processes * r.cap);
+      expect(r.peak).toBe((w.processes ?? 0) * r.cap);
       total += r.peak;
       if (w.account) perAccount.set(w.account, (perAccount.get(w.account) ?? 0) + r.peak);
     }
@@ -165,7 +168,10 @@ describe("plan invariant (property)", () => {
             const cap = a ? accountCapacity(db, a) : undefined;
             if (cap !== undefined) bounds.push({ capacity: cap, members: mine.filter((w) => w.account === a) });
           }
-          const overflows = bounds.some((b) => b.members.reduce((n, w) => n + w.processes, 0) > b.capacity);
+          // A workload without an account is bounded on its own by the global max_user_connections.
+          for (const w of mine.filter((x) => x.account === undefined && (db.maxUserConnections ?? 0) > 0))
+            bounds.push({ capacity: db.maxUserConnections as number, members: [w] });
+          const overflows = bounds.some((b) => b.members.reduce((n, w) => n + (w.processes ?? 0), 0) > b.capacity);
           expect(d.feasible).toBe(!overflows);
           if (!d.feasible) {
             expect(mine.every((w) => w.recommended === undefined)).toBe(true);
@@ -190,12 +196,13 @@ describe("plan invariant (property)", () => {
             const r = w.recommended;
             if (!r || r.cap >= w.desiredCap || w.processes === 0) continue;
             const serverRoom = d.usable - d.allocated;
-            const cap = w.account ? accountCapacity(db, w.account) : undefined;
+            const global = db.maxUserConnections ?? 0;
+            const cap = w.account ? accountCapacity(db, w.account) : global > 0 ? global : undefined;
             const acctUsed = mine
-              .filter((x) => x.account === w.account)
+              .filter((x) => (w.account === undefined ? x.id === w.id : x.account === w.account))
               .reduce((n, x) => n + (x.recommended?.peak ?? 0), 0);
             const acctRoom = cap === undefined ? Number.POSITIVE_INFINITY : cap - acctUsed;
-            expect(Math.min(serverRoom, acctRoom)).toBeLessThan(w.processes);
+            expect(Math.min(serverRoom, acctRoom)).toBeLessThan(w.processes ?? 0);
           }
           // Caps never exceed what the sizing table asks for.
           for (const w of mine) expect(w.recommended?.cap ?? 0).toBeLessThanOrEqual(w.desiredCap);
