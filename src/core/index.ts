@@ -1,6 +1,7 @@
 // The planning core: pure functions from a Snapshot to a Plan. No I/O, no clock, no environment.
 export * from "./allocate.js";
 export * from "./decide.js";
+export * from "./draining.js";
 export * from "./plan.js";
 export * from "./plan-types.js";
 export * from "./pods.js";
