@@ -1,11 +1,10 @@
 // Which databases a run plans for, and what each one allows: offline from `--max-connections`, or live from the
-// MySQL probe. The probe's view becomes a DatabaseSnapshot: other clients are every user no managed workload
-// connects as; per-account limits are those of the workloads' users.
+// database's driver (picked by URL scheme in src/runtime/drivers.ts). The driver maps its reading to a
+// DatabaseSnapshot: other clients are every user no managed workload connects as; per-account limits are those of the
+// workloads' users.
 import type { DatabaseSnapshot, Reserve } from "../core/index.js";
-import { DsnError } from "../mysql/dsn.js";
-import { ProbeError } from "../mysql/errors.js";
-import type { ProbeResult, Visibility } from "../mysql/probe.js";
-import { databaseSnapshotFromProbe } from "../runtime/database-monitor.js";
+import { DatabaseProbeError, type DatabaseReading, DatabaseUrlError } from "../runtime/database-probe.js";
+import { driverFor } from "../runtime/drivers.js";
 import { CliError } from "./exit.js";
 import type { DatabaseFlags } from "./flags.js";
 
@@ -117,7 +116,7 @@ export type DatabaseOrigin =
       readonly kind: "probe";
       readonly target: string;
       readonly version: string;
-      readonly visibility: Visibility;
+      readonly visibility: string;
       readonly threadsConnected: number;
       readonly connectionsByUser: Readonly<Record<string, number>>;
     };
@@ -127,7 +126,7 @@ export interface DatabaseInput {
   readonly origin: DatabaseOrigin;
 }
 
-export type Probe = (url: string) => Promise<ProbeResult>;
+export type Probe = (url: string) => Promise<DatabaseReading>;
 
 /** Build each database's snapshot, probing the live ones (in parallel). A failed probe fails the run: exit 3. */
 export async function readDatabases(
@@ -172,7 +171,15 @@ export async function readDatabases(
         );
       }
       // The same mapping the daemons use; the flags override what the probe saw.
-      const { unmanaged: seen, accounts, ...probed } = databaseSnapshotFromProbe(common, r, managedUsers);
+      const {
+        unmanaged: seen,
+        accounts,
+        ...probed
+      } = driverFor(t.source.url).snapshot({
+        config: common,
+        reading: r,
+        managedUsers,
+      });
       const unmanaged = unmanagedFlag ?? seen;
       if (!r.accountLimitsReadable && managedUsers.size > 0) {
         warnings.push(
@@ -204,8 +211,8 @@ export async function readDatabases(
   results.forEach((res, i) => {
     const name = resolution.targets[i]?.name;
     if (res.status === "fulfilled") databases.push(res.value);
-    else if (res.reason instanceof DsnError) badInput.push(`database ${name}: ${res.reason.message}`);
-    else if (res.reason instanceof ProbeError) unreachable.push(`database ${name}: ${res.reason.message}`);
+    else if (res.reason instanceof DatabaseUrlError) badInput.push(`database ${name}: ${res.reason.message}`);
+    else if (res.reason instanceof DatabaseProbeError) unreachable.push(`database ${name}: ${res.reason.message}`);
     else throw res.reason;
   });
   if (badInput.length > 0) throw new CliError("bad-input", badInput);

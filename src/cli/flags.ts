@@ -1,7 +1,7 @@
 // Flag values of `plan` / `check`. Database flags repeat and take `value` (every database, or the only one)
 // or `name=value` (one database). Parsing returns data: bad values become lines of a bad-input error.
 import type { Reserve } from "../core/index.js";
-import { redact } from "../mysql/dsn.js";
+import { redactUrl as redact } from "../runtime/database-probe.js";
 
 export interface PerDatabase<T> {
   /** The plain `value`, if given. */

@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { KubeConfig } from "@kubernetes/client-node";
 import { Command, CommanderError, Option } from "commander";
 import { ClusterReadError, readClusterSources } from "../kube/plan-source.js";
-import { probe } from "../mysql/probe.js";
+import { probeUrl } from "../runtime/drivers.js";
 import { registerComposeCommand } from "./compose.js";
 import { registerControllerCommand } from "./controller.js";
 import { CliError, type Command as CommandName, EXIT, exitCodeFor } from "./exit.js";
@@ -98,7 +98,7 @@ async function execute(
     flags: { ...opts, mysqlUrl },
     ...(opts.sizingTable ? { sizingTable: opts.sizingTable } : {}),
     environment: process.env,
-    probe: (url) => probe(url, { connectTimeoutMs: PROBE_TIMEOUT_MS, queryTimeoutMs: PROBE_TIMEOUT_MS }),
+    probe: (url) => probeUrl(url, { connectTimeoutMs: PROBE_TIMEOUT_MS, queryTimeoutMs: PROBE_TIMEOUT_MS }),
   });
   const code = exitCodeFor(result.outcome);
   if (result.report) {

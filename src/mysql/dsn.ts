@@ -1,5 +1,6 @@
 // `mysql://user:pass@host:port/db?socket=...&ssl=true` parsing and redaction.
 // Secrets rule (preamble, DESIGN §4): a password never leaves this module in any string we build.
+import { DatabaseUrlError, redactUrl } from "../runtime/database-probe.js";
 
 export interface MysqlDsn {
   host: string;
@@ -14,7 +15,7 @@ export interface MysqlDsn {
   ssl: boolean;
 }
 
-export class DsnError extends Error {
+export class DsnError extends DatabaseUrlError {
   override readonly name = "DsnError";
 }
 
@@ -77,22 +78,8 @@ export function parseMysqlUrl(url: string): MysqlDsn {
   return dsn;
 }
 
-/**
- * The URL with its password replaced by `***`; safe for logs, errors and output. String-based on purpose:
- * everything between the first `:` after `scheme://` and the LAST `@` is hidden, so a password with unencoded
- * `@ / ? #` (which URL parsers split in surprising places) is still never shown.
- */
-export function redact(url: string): string {
-  const m = /^([a-z][a-z0-9+.-]*:\/\/)(.*)$/is.exec(url);
-  if (!m) return "<unparseable URL>"; // could be anything, a pasted password included
-  const [, scheme = "", rest = ""] = m;
-  const at = rest.lastIndexOf("@");
-  if (at < 0) return url;
-  const userinfo = rest.slice(0, at);
-  const colon = userinfo.indexOf(":");
-  if (colon < 0) return url;
-  return `${scheme}${userinfo.slice(0, colon)}:***@${rest.slice(at + 1)}`;
-}
+/** The URL with its password hidden (the seam's, string-based: safe whatever the URL holds). */
+export const redact = redactUrl;
 
 /** `user@host:port` (or `user@socket`): how errors and logs name a target. */
 export function describeTarget(dsn: Pick<MysqlDsn, "host" | "port" | "user" | "socketPath">): string {

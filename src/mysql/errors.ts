@@ -1,14 +1,9 @@
 // Probe failures as a few typed kinds, each with a message a person can act on (STYLE 9).
 // Messages name user@host:port and never the password; the original mysql2 error is not kept as `cause`.
+// A ProbeError is the database seam's DatabaseProbeError, so callers outside src/mysql/ need no MySQL type.
+import { DatabaseProbeError, type ProbeFailureKind } from "../runtime/database-probe.js";
 
-export type ProbeErrorKind =
-  | "unreachable"
-  | "timeout"
-  | "auth"
-  | "privilege"
-  | "server-full"
-  | "account-limit"
-  | "protocol";
+export type ProbeErrorKind = ProbeFailureKind;
 
 export interface ProbeErrorDetails {
   kind: ProbeErrorKind;
@@ -21,17 +16,15 @@ export interface ProbeErrorDetails {
   sqlState?: string;
 }
 
-export class ProbeError extends Error {
+export class ProbeError extends DatabaseProbeError {
   override readonly name = "ProbeError";
-  readonly kind: ProbeErrorKind;
   readonly target: string;
   readonly code: string | undefined;
   readonly errno: number | undefined;
   readonly sqlState: string | undefined;
 
   constructor(message: string, details: ProbeErrorDetails) {
-    super(message);
-    this.kind = details.kind;
+    super(message, details.kind);
     this.target = details.target;
     this.code = details.code;
     this.errno = details.errno;

@@ -1,43 +1,47 @@
-// Polls every configured database with the probe and keeps what the planner needs:
-// the live limits, and other clients' connections smoothed over a window (a brief dip must not
-// inflate the budget). Shells ask it for a DatabaseSnapshot; an unreachable database yields none,
-// so nothing is planned or changed for it until it answers again.
-import { type DatabaseSnapshot, smoothedUnmanaged } from "../core/index.js";
-import { ProbeError } from "../mysql/errors.js";
-import { type ProbeResult, probe as realProbe } from "../mysql/probe.js";
+// Polls every configured database through its driver (the database seam) and keeps what the planner needs:
+// the live limits, and other clients' connections smoothed over a window (a brief dip must not inflate the budget).
+// The reconcile pass asks it for a DatabaseSnapshot; a database that does not answer yields none.
+import type { DatabaseSnapshot } from "../core/index.js";
 import type { DatabaseConfig } from "./config.js";
+import { type DatabaseDriver, DatabaseProbeError, type DatabaseReading, type UsageSample } from "./database-probe.js";
+import { driverFor } from "./drivers.js";
 
 export type DatabaseStatus =
-  | { readonly ok: true; readonly at: number; readonly probe: ProbeResult }
+  | { readonly ok: true; readonly at: number; readonly reading: DatabaseReading }
   | { readonly ok: false; readonly at: number; readonly kind: string; readonly message: string };
 
 export interface MonitorOptions {
   readonly windowMs: number;
   readonly now: () => number;
-  readonly probe?: (url: string) => Promise<ProbeResult>;
+  /** The driver per URL; default: by scheme (src/runtime/drivers.ts). */
+  readonly driverFor?: (url: string) => DatabaseDriver;
 }
 
 interface Tracked {
   readonly config: DatabaseConfig;
   status?: DatabaseStatus;
   /** Raw connections per user over the window; unmanaged is derived per plan from the managed users. */
-  samples: { at: number; byUser: Record<string, number> }[];
+  samples: UsageSample[];
 }
 
 export class DatabaseMonitor {
   private readonly tracked = new Map<string, Tracked>();
-  private readonly probeFn: (url: string) => Promise<ProbeResult>;
+  private readonly driverOf: (url: string) => DatabaseDriver;
 
   constructor(
     databases: readonly DatabaseConfig[],
     private readonly options: MonitorOptions,
   ) {
     for (const config of databases) this.tracked.set(config.name, { config, samples: [] });
-    this.probeFn = options.probe ?? ((url) => realProbe(url));
+    this.driverOf = options.driverFor ?? driverFor;
   }
 
   names(): string[] {
     return [...this.tracked.keys()].sort();
+  }
+
+  has(name: string): boolean {
+    return this.tracked.has(name);
   }
 
   status(name: string): DatabaseStatus | undefined {
@@ -54,26 +58,20 @@ export class DatabaseMonitor {
     const before = t.status;
     const at = this.options.now();
     try {
-      const p = await this.probeFn(t.config.url);
-      t.status = { ok: true, at, probe: p };
-      t.samples.push({ at, byUser: p.connectionsByUser });
+      const reading = await this.driverOf(t.config.url).probe(t.config.url);
+      t.status = { ok: true, at, reading };
+      t.samples.push({ at, byUser: reading.connectionsByUser });
       t.samples = t.samples.filter((s) => s.at > at - this.options.windowMs);
     } catch (err) {
-      const kind = err instanceof ProbeError ? err.kind : "error";
+      const kind = err instanceof DatabaseProbeError ? err.kind : "error";
       const message = err instanceof Error ? err.message : String(err);
       t.status = { ok: false, at, kind, message };
     }
     const now = t.status;
     if (!before || before.ok !== now.ok) return true;
-    if (!before.ok || !now.ok) return false;
-    const a = before.probe;
-    const b = now.probe;
-    return (
-      a.maxConnections !== b.maxConnections ||
-      a.maxUserConnections !== b.maxUserConnections ||
-      JSON.stringify(a.connectionsByUser) !== JSON.stringify(b.connectionsByUser) ||
-      JSON.stringify(a.accountLimits) !== JSON.stringify(b.accountLimits)
-    );
+    // Full after unreachable (or back) changes what the pass may do.
+    if (!before.ok || !now.ok) return !before.ok && !now.ok && before.kind !== now.kind;
+    return readingKey(before.reading) !== readingKey(now.reading);
   }
 
   /**
@@ -83,52 +81,18 @@ export class DatabaseMonitor {
   snapshot(name: string, managedUsers: ReadonlySet<string>): DatabaseSnapshot | undefined {
     const t = this.tracked.get(name);
     if (!t?.status?.ok) return undefined;
-    return databaseSnapshotFromProbe(
-      t.config,
-      t.status.probe,
+    return this.driverOf(t.config.url).snapshot({
+      config: t.config,
+      reading: t.status.reading,
       managedUsers,
-      t.samples,
-      this.options.now(),
-      this.options.windowMs,
-    );
+      samples: t.samples,
+      now: this.options.now(),
+      windowMs: this.options.windowMs,
+    });
   }
 }
 
-/**
- * Map a probe to the planner's view. Other clients = every user that no managed workload connects as
- * (the probe's own connection is already excluded), at their highest over the window. Without PROCESS
- * they cannot be seen: `unmanaged` stays undefined and the planner assumes a number and warns.
- */
-export function databaseSnapshotFromProbe(
-  config: Pick<DatabaseConfig, "name" | "reserve">,
-  p: ProbeResult,
-  managedUsers: ReadonlySet<string>,
-  samples: readonly { at: number; byUser: Record<string, number> }[] = [],
-  now = 0,
-  windowMs = 0,
-): DatabaseSnapshot {
-  const unmanagedOf = (byUser: Record<string, number>): number =>
-    Object.entries(byUser).reduce((n, [user, count]) => (managedUsers.has(user) ? n : n + count), 0);
-  const smoothed = smoothedUnmanaged(
-    samples.map((s) => ({ at: s.at, value: unmanagedOf(s.byUser) })),
-    now,
-    windowMs,
-  );
-  const unmanaged =
-    p.visibility === "own-account-only" ? undefined : Math.max(smoothed ?? 0, unmanagedOf(p.connectionsByUser));
-  const accounts: Record<string, { maxUserConnections: number }> = {};
-  for (const user of [...managedUsers].sort()) {
-    // An account is user@host; a user that several host patterns match gets the tightest of their limits.
-    const limits = p.accountLimits.filter((a) => a.user === user && a.maxUserConnections > 0);
-    if (limits.length > 0)
-      accounts[user] = { maxUserConnections: Math.min(...limits.map((a) => a.maxUserConnections)) };
-  }
-  return {
-    name: config.name,
-    maxConnections: p.maxConnections,
-    maxUserConnections: p.maxUserConnections,
-    ...(unmanaged !== undefined ? { unmanaged } : {}),
-    accounts,
-    ...(config.reserve ? { reserve: config.reserve } : {}),
-  };
+/** What the planner reads from a reading, in a comparable form (the rest drifts without changing any plan). */
+function readingKey(r: DatabaseReading): string {
+  return JSON.stringify([r.maxConnections, r.maxUserConnections, r.connectionsByUser, r.accountLimits]);
 }

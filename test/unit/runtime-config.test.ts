@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { ProbeResult } from "../../src/mysql/probe.js";
+import { databaseSnapshotFromProbe } from "../../src/mysql/snapshot.js";
 import { ConfigError, loadConfig } from "../../src/runtime/config.js";
-import { databaseSnapshotFromProbe } from "../../src/runtime/database-monitor.js";
 
 describe("daemon config", () => {
   it("resolves URLs from the file, an env var or a file path, and builds the sizing table", async () => {

@@ -1,0 +1,10 @@
+// MySQL and MariaDB behind the database seam (src/runtime/database-probe.ts).
+import type { DatabaseDriver } from "../runtime/database-probe.js";
+import { type ProbeResult, probe } from "./probe.js";
+import { databaseSnapshotFromProbe } from "./snapshot.js";
+
+export const mysqlDriver: DatabaseDriver<ProbeResult> = {
+  schemes: ["mysql", "mariadb"],
+  probe: (url, options) => probe(url, options),
+  snapshot: (i) => databaseSnapshotFromProbe(i.config, i.reading, i.managedUsers, i.samples, i.now, i.windowMs),
+};
