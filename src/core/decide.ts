@@ -14,9 +14,11 @@ export interface Damping {
 
 export const DEFAULT_DAMPING: Damping = { cooldownMs: 10 * 60_000, minGain: 1 };
 
+/** `auto`: pooltuner applies its recommendation; `off`: recommend only (events, status, metrics, logs). */
+export type UpdateMode = "auto" | "off";
+
 export interface WorkloadState {
-  /** `off` = recommend only. */
-  readonly updateMode: "auto" | "off";
+  readonly updateMode: UpdateMode;
   /** When pooltuner last applied values to this workload (read back from the workload itself). */
   readonly lastAppliedAt?: number;
   /** When the shell first saw the current increase recommendation; restarts of the shell reset it (safe). */

@@ -26,7 +26,7 @@ import {
   workloadId,
 } from "./objects.js";
 import { DatabaseReconciler, type WorkloadRef } from "./reconciler.js";
-import { optionsOf } from "./workloads.js";
+import { databaseOf, optionsOf } from "./workloads.js";
 
 /** Databases probed at once. */
 const POLL_CONCURRENCY = 8;
@@ -148,7 +148,7 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
       }
       return;
     }
-    const now = DatabaseReconciler.databaseKeyOf(optionsOf(obj, kind), databases);
+    const now = databaseOf(optionsOf(obj, kind), databases) ?? "";
     route(key, now, ref);
     queue.add(now);
     if (before !== undefined && before !== now) queue.add(before);

@@ -3,7 +3,7 @@
 // it back and so needs no memory of its own: it derives cooldowns and rollout waits from here and writes nothing
 // when the world did not change. Only the fields in `statusKey` decide whether it needs rewriting, so numbers that
 // drift (other clients' connections) never cause writes by themselves.
-import type { PoolSettings } from "../core/index.js";
+import type { Action, DatabasePlan, PoolSettings, UpdateMode, WorkloadPlan } from "../core/index.js";
 
 export const STATUS_VERSION = 1;
 
@@ -19,7 +19,7 @@ export interface AppliedStatus extends PoolSettings {
 export interface WorkloadStatus {
   readonly v: number;
   readonly database: string;
-  readonly mode: "auto" | "off";
+  readonly mode: UpdateMode;
   /** The last values pooltuner wrote (absent until it first changes the workload). */
   readonly applied?: AppliedStatus;
   /** What the plan recommends now; absent when nothing safe can be recommended (infeasible). */
@@ -89,4 +89,55 @@ export function appliedAtMs(s: WorkloadStatus | undefined): number | undefined {
   if (!s?.applied) return undefined;
   const t = Date.parse(s.applied.at);
   return Number.isNaN(t) ? undefined : t;
+}
+
+/** The status a workload should carry after this pass: what runs (or is being rolled out), the plan, and why. */
+export function nextStatus(
+  before: WorkloadStatus | undefined,
+  generation: number,
+  p: WorkloadPlan,
+  db: DatabasePlan,
+  mode: UpdateMode,
+  action: Action | undefined,
+  at: Date,
+): WorkloadStatus {
+  const rec = p.recommended;
+  const runs = action
+    ? action.to
+    : p.current.assumed
+      ? undefined
+      : { poolSize: p.current.settings.poolSize, maxOverflow: p.current.settings.maxOverflow };
+  const pending =
+    rec !== undefined && (runs === undefined || runs.poolSize !== rec.poolSize || runs.maxOverflow !== rec.maxOverflow);
+  const applied = action
+    ? {
+        poolSize: action.to.poolSize,
+        maxOverflow: action.to.maxOverflow,
+        from: action.from,
+        change: action.change,
+        at: at.toISOString(),
+        generation: generation + 1,
+      }
+    : before?.applied;
+  return {
+    v: STATUS_VERSION,
+    database: db.name,
+    mode,
+    ...(applied ? { applied } : {}),
+    ...(rec ? { recommended: { poolSize: rec.poolSize, maxOverflow: rec.maxOverflow, peak: rec.peak } } : {}),
+    pending,
+    plan: {
+      replicas: p.replicas,
+      plannedReplicas: p.plannedReplicas,
+      podsPeak: p.podsPeak,
+      workers: p.workers,
+      processes: p.processes,
+      currentPeak: action ? (rec?.peak ?? null) : p.current.peak,
+      maxConnections: db.limit,
+      usable: db.usable,
+      allocated: db.allocated,
+      feasible: db.feasible,
+    },
+    updatedAt: at.toISOString(),
+  };
 }

@@ -2,14 +2,16 @@
 // Same keys in both (DESIGN §4). Parsing returns data (STYLE 8): every bad key becomes one finding that names
 // the object and the key; nothing throws. Used by `plan`/`check`, the Kubernetes controller and the compose daemon.
 
+import type { UpdateMode } from "../core/index.js";
+
+export type { UpdateMode } from "../core/index.js";
+
 export type OptionsFlavor = "kubernetes" | "docker";
 
 export const PREFIX: Readonly<Record<OptionsFlavor, string>> = {
   kubernetes: "pooltuner.io/",
   docker: "io.pooltuner.",
 };
-
-export type UpdateMode = "auto" | "off";
 
 export interface WorkloadOptions {
   /** Opt-in: only `enabled: "true"` workloads are managed. Default false. */

@@ -1,0 +1,131 @@
+// What a daemon plugs into the shared reconcile pass (src/runtime/reconcile-pass.ts): an Observer that reads its
+// world into workloads, an Actuator that makes one workload run new pool settings, and Notices that tell people about
+// lasting conditions on a workload. The pass owns everything between them; see docs/architecture.md.
+import type { Action, DatabasePlan, Plan, UpdateMode, WorkloadPlan, WorkloadSnapshot } from "../core/index.js";
+
+/** Conditions on a workload; each is over (and may be reported again) once a pass no longer raises it. */
+export const CONDITIONS = [
+  "InvalidConfiguration",
+  "ConfigurationWarning",
+  "DatabaseUnreachable",
+  "DatabaseFull",
+  "Infeasible",
+  "RolloutStuck",
+] as const;
+export type ConditionReason = (typeof CONDITIONS)[number];
+
+export interface Condition {
+  readonly reason: ConditionReason;
+  /** One line each, naming the object and the key or number at fault. */
+  readonly lines: readonly string[];
+}
+
+/** One workload as a daemon observed it, with the in-flight state the pass needs. */
+export interface ObservedWorkload {
+  /** The planner's id (`kube:ns/Deployment/web`, `compose:project/service`). */
+  readonly id: string;
+  /** Opted in and on a configured database: planned and possibly changed. Others only have mistakes to report. */
+  readonly managed: boolean;
+  /** The planner's view; absent when it cannot be read (its usage is then unknown: no increase on its database). */
+  readonly snapshot?: WorkloadSnapshot;
+  /** Already `off` when its configuration has errors or the daemon runs recommend-only. */
+  readonly updateMode: UpdateMode;
+  /** When pooltuner last changed it, read back from the workload itself (so a restart remembers). */
+  readonly lastAppliedAt?: number;
+  /** A rollout or recreation is still in progress: nothing else on its database changes meanwhile. */
+  readonly rollingOut: boolean;
+  /** Its rollouts start new pods before the old ones have drained (RollingUpdate): see core drainingPeak(). */
+  readonly drainsDuringRollout: boolean;
+  readonly errors: readonly string[];
+  readonly warnings: readonly string[];
+  /** Conditions the daemon found while observing (a stuck rollout). */
+  readonly conditions?: readonly Condition[];
+}
+
+export interface Observer<W extends ObservedWorkload> {
+  /** Every workload routed to `database`, sorted by id. Throws when its world cannot be read (never "none"). */
+  observe(database: string): Promise<readonly W[]>;
+}
+
+export interface ActContext {
+  readonly database: string;
+  readonly plan: WorkloadPlan;
+  readonly databasePlan: DatabasePlan;
+  readonly updateMode: UpdateMode;
+  readonly now: number;
+  /** `id: decrease pool_size+max_overflow 2+3 -> 1+1 (peak 40 -> 16, budget 18)`, for logs and events. */
+  readonly summary: string;
+}
+
+export type ActOutcome =
+  /** Nothing written. */
+  | { readonly kind: "unchanged" }
+  /** Something was written that changes no settings (the Kubernetes status annotation). */
+  | { readonly kind: "published" }
+  /** The action is applied (a rollout started, containers recreated); `targets` names what restarted. */
+  | { readonly kind: "applied"; readonly targets: readonly string[]; readonly how: string; readonly dryRun?: boolean }
+  /** The action failed; `restored` tells whether everything is as before it. */
+  | {
+      readonly kind: "failed";
+      readonly target: string;
+      readonly where: string;
+      /** What `restored` speaks of: "container", "workload". */
+      readonly what: string;
+      readonly reason: string;
+      readonly restored: boolean;
+    }
+  /** The workload changed after it was observed: nothing written, look again shortly. */
+  | { readonly kind: "conflict" };
+
+export interface Actuator<W extends ObservedWorkload> {
+  /** Logs say "would apply" and nothing is changed. */
+  readonly dryRun?: boolean;
+  /** Asked before any action of a pass: a reason to hold them all (pods still terminating), or undefined. */
+  hold?(workloads: readonly W[], now: number): Promise<string | undefined>;
+  /**
+   * Called once per pass for every managed, readable workload without configuration errors, with the action due
+   * for it (at most one per database) or undefined. One write per workload: whatever the daemon publishes per pass
+   * goes out together with the action. Throwing fails the pass (the work queue retries with backoff).
+   */
+  act(w: W, action: Action | undefined, ctx: ActContext): Promise<ActOutcome>;
+}
+
+export interface Notices<W extends ObservedWorkload> {
+  /** `w` is in `reason` now; called on every pass while it lasts (deduplicate). */
+  raise(w: W, reason: ConditionReason, lines: readonly string[]): Promise<void>;
+  /** End of a pass: the conditions of `w` not in `raised` are over. */
+  settle(w: W, raised: ReadonlySet<ConditionReason>): void;
+}
+
+export interface Deferred {
+  readonly workload: string;
+  readonly reason: string;
+  readonly until?: number;
+}
+
+/** What one pass did, for logs, `compose --once`, metrics and tests. */
+export interface PassReport {
+  readonly database: string;
+  readonly outcome: "planned" | "unreachable" | "not-configured" | "cannot-plan" | "not-leader" | "not-synced";
+  readonly plan?: Plan;
+  /** The server was full: planned from its last answer, decreases only. */
+  readonly decreasesOnly?: boolean;
+  /** `containers`: what was recreated (compose); empty for a rollout. */
+  readonly applied: readonly {
+    readonly workload: string;
+    readonly change: string;
+    readonly containers: readonly string[];
+  }[];
+  readonly failed: readonly {
+    readonly workload: string;
+    readonly container: string;
+    readonly reason: string;
+    readonly restored: boolean;
+  }[];
+  /** decide()'s deferrals plus the pass's own: failed-recently, database-full, unreadable-workload, the actuator's hold. */
+  readonly deferred: readonly Deferred[];
+  /** Successful writes to workloads. */
+  readonly writes: number;
+  /** Why nothing was planned. */
+  readonly skipped?: string;
+}

@@ -1,0 +1,366 @@
+// The one reconcile pass of a database, shared by every daemon (DESIGN §2): the Kubernetes controller and the
+// compose daemon differ only in how they observe their world and how they act on it (src/runtime/pass-types.ts).
+//
+//   observe ─> database view ─> plan() ─> decide() ─> gates ─> act, once per workload ─> report
+//
+// Database view: the monitor's last answer, if it is fresh (older than probeMaxAgeMs counts as none: nothing is
+// planned on stale data). When the probe itself got error 1040 (the server is full: exactly when the pools are too
+// big), the last good answer is used and only decreases may go; any other failure changes nothing.
+// Gates, after decide() has picked at most one action: the same change failed recently (backoff), the server is
+// full (decreases only), a workload of the database cannot be read (its usage is unknown: no increase), and the
+// actuator's own hold (pods still terminating). Conditions go to the daemon's Notices; plan findings and database
+// conditions are logged once while they last.
+import {
+  type Action,
+  type Damping,
+  type DatabasePlan,
+  type DatabaseSnapshot,
+  decide,
+  drainingPeak,
+  type Plan,
+  type Policy,
+  plan,
+  type WorkloadPlan,
+  type WorkloadState,
+} from "../core/index.js";
+import { Damper } from "./damper.js";
+import type { DatabaseMonitor } from "./database-monitor.js";
+import { type LogLevel, LogOnce } from "./log-once.js";
+import type { Logger } from "./logger.js";
+import type { Metrics } from "./metrics.js";
+import type {
+  Actuator,
+  ConditionReason,
+  Deferred,
+  Notices,
+  ObservedWorkload,
+  Observer,
+  PassReport,
+} from "./pass-types.js";
+
+export interface PassOptions<W extends ObservedWorkload> {
+  readonly monitor: DatabaseMonitor;
+  readonly observer: Observer<W>;
+  readonly actuator: Actuator<W>;
+  readonly notices: Notices<W>;
+  readonly policy: Policy;
+  readonly damping: Damping;
+  /** After a failed apply, the same change waits this long (no restart loops). */
+  readonly failureBackoffMs: number;
+  /** A probe answer older than this counts as none. */
+  readonly probeMaxAgeMs: number;
+  /** How soon to look again while a rollout is in progress, after an apply, or while held. */
+  readonly recheckMs: number;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  readonly now: () => number;
+}
+
+export interface PassResult {
+  readonly report: PassReport;
+  readonly requeueAfter?: number;
+}
+
+/** What the pass plans against: the answer, or why there is none. */
+type DatabaseView =
+  | { readonly snapshot: DatabaseSnapshot; readonly decreasesOnly: boolean; readonly observed?: number }
+  | { readonly snapshot?: undefined; readonly why?: string; readonly stale: boolean };
+
+/** Per-pass bookkeeping of raised conditions, so Notices can settle the rest. */
+class Raised<W extends ObservedWorkload> {
+  private readonly by = new Map<string, Set<ConditionReason>>();
+  constructor(private readonly notices: Notices<W>) {}
+  async raise(w: W, reason: ConditionReason, lines: readonly string[]): Promise<void> {
+    if (!this.by.has(w.id)) this.by.set(w.id, new Set());
+    this.by.get(w.id)?.add(reason);
+    await this.notices.raise(w, reason, lines);
+  }
+  settle(members: readonly W[]): void {
+    for (const w of members) this.notices.settle(w, this.by.get(w.id) ?? new Set());
+  }
+}
+
+export class ReconcilePass<W extends ObservedWorkload> {
+  private readonly damper: Damper;
+  private readonly lastGood = new Map<string, DatabaseSnapshot>();
+  private readonly once: LogOnce;
+
+  constructor(private readonly o: PassOptions<W>) {
+    this.damper = new Damper(o.failureBackoffMs);
+    this.once = new LogOnce(o.log);
+  }
+
+  async run(database: string): Promise<PassResult> {
+    const members = await this.o.observer.observe(database);
+    const raised = new Raised(this.o.notices);
+    for (const w of members) {
+      if (w.errors.length > 0) await raised.raise(w, "InvalidConfiguration", w.errors);
+      if (w.warnings.length > 0) await raised.raise(w, "ConfigurationWarning", w.warnings);
+      for (const c of w.conditions ?? []) await raised.raise(w, c.reason, c.lines);
+    }
+    try {
+      if (!this.o.monitor.has(database)) return { report: empty(database, "not-configured") };
+      const managed = members.filter((w) => w.managed);
+      const plannable = managed.filter((w) => w.snapshot !== undefined);
+      const view = this.view(database, plannable);
+      if (!view.snapshot) return await this.unreachable(database, managed, view, raised);
+      let thePlan: Plan;
+      try {
+        thePlan = plan(
+          { databases: [view.snapshot], workloads: plannable.map((w) => w.snapshot ?? never()) },
+          this.o.policy,
+        );
+      } catch (err) {
+        this.o.log.error({ database }, `${database}: cannot plan: ${errText(err)}`);
+        return { report: { ...empty(database, "cannot-plan"), skipped: errText(err) } };
+      }
+      return await this.decideAndAct(database, thePlan, view, plannable, managed.length - plannable.length, raised);
+    } finally {
+      raised.settle(members);
+    }
+  }
+
+  private view(database: string, plannable: readonly W[]): DatabaseView {
+    const status = this.o.monitor.status(database);
+    const now = this.o.now();
+    if (!status) return { stale: false };
+    if (now - status.at > this.o.probeMaxAgeMs) {
+      return { why: `the last answer is ${Math.round((now - status.at) / 1000)} s old`, stale: true };
+    }
+    if (status.ok) {
+      const users = new Set(plannable.flatMap((w) => (w.snapshot?.account ? [w.snapshot.account] : [])));
+      const snapshot = this.o.monitor.snapshot(database, users);
+      if (!snapshot) return { stale: false };
+      this.lastGood.set(database, snapshot);
+      return { snapshot, decreasesOnly: false, observed: status.reading.threadsConnected };
+    }
+    const last = this.lastGood.get(database);
+    if (status.kind === "server-full" && last) return { snapshot: last, decreasesOnly: true };
+    return { why: `${status.kind}: ${status.message}`, stale: false };
+  }
+
+  private async unreachable(
+    database: string,
+    managed: readonly W[],
+    view: { why?: string; stale: boolean },
+    raised: Raised<W>,
+  ): Promise<PassResult> {
+    this.o.metrics.reachable.set({ database }, 0);
+    const lines = new Map<string, LogLevel>();
+    if (view.why) {
+      const line = `database ${database} cannot be probed (${view.why}); nothing is changed until it answers`;
+      lines.set(line, "warn");
+      for (const w of managed) await raised.raise(w, "DatabaseUnreachable", [line]);
+    }
+    this.once.say(`${database}/database`, lines, { database });
+    return {
+      report: { ...empty(database, "unreachable"), ...(view.why ? { skipped: view.why } : {}) },
+      ...(view.stale ? { requeueAfter: this.o.recheckMs } : {}),
+    };
+  }
+
+  private async decideAndAct(
+    database: string,
+    thePlan: Plan,
+    view: { decreasesOnly: boolean; observed?: number },
+    plannable: readonly W[],
+    unreadable: number,
+    raised: Raised<W>,
+  ): Promise<PassResult> {
+    const dbPlan = thePlan.databases[0] ?? never();
+    const { metrics } = this.o;
+    metrics.reachable.set({ database }, view.decreasesOnly ? 0 : 1);
+    metrics.recordDatabase(dbPlan, view.observed);
+    for (const p of thePlan.workloads) metrics.recordWorkload(p);
+    await this.sayDatabase(database, thePlan, dbPlan, view.decreasesOnly, plannable, raised);
+
+    const now = this.o.now();
+    const planOf = new Map(thePlan.workloads.map((p) => [p.id, p]));
+    const states = new Map<string, WorkloadState>();
+    for (const w of plannable) states.set(w.id, this.stateOf(w, planOf.get(w.id) ?? never(), now));
+    const decision = dbPlan.feasible ? decide(thePlan, states, now, this.o.damping) : { apply: [], deferred: [] };
+    const deferred: Deferred[] = [...decision.deferred];
+    let apply = this.gate(decision.apply, view.decreasesOnly, unreadable, now, deferred);
+    let requeue: number | undefined = plannable.some((w) => w.rollingOut) ? this.o.recheckMs : undefined;
+    if (apply.length > 0 && this.o.actuator.hold) {
+      const reason = await this.o.actuator.hold(plannable, now);
+      if (reason) {
+        for (const a of apply) deferred.push({ workload: a.workload, reason });
+        apply = [];
+        requeue = this.o.recheckMs;
+      }
+    }
+    for (const d of deferred) if (d.until !== undefined) requeue = min(requeue, Math.max(100, d.until - now + 50));
+    this.sayDeferred(database, deferred);
+
+    const acted = await this.act(database, thePlan, dbPlan, plannable, apply, states, now);
+    if (acted.requeue !== undefined) requeue = min(requeue, acted.requeue);
+    return {
+      report: {
+        database,
+        outcome: "planned",
+        plan: thePlan,
+        ...(view.decreasesOnly ? { decreasesOnly: true } : {}),
+        applied: acted.applied,
+        failed: acted.failed,
+        deferred,
+        writes: acted.writes,
+      },
+      ...(requeue !== undefined ? { requeueAfter: requeue } : {}),
+    };
+  }
+
+  private stateOf(w: W, p: WorkloadPlan, now: number): WorkloadState {
+    const seen = this.damper.increaseSeenAt(p, now);
+    return {
+      updateMode: w.updateMode,
+      ...(w.lastAppliedAt !== undefined ? { lastAppliedAt: w.lastAppliedAt } : {}),
+      ...(seen !== undefined ? { increaseSeenAt: seen } : {}),
+      rollingOut: w.rollingOut,
+      drainingPeak: drainingPeak(p, w.drainsDuringRollout),
+    };
+  }
+
+  /** The pass's own rules over decide()'s pick: backoff after a failure, a full server, unreadable workloads. */
+  private gate(
+    picked: readonly Action[],
+    decreasesOnly: boolean,
+    unreadable: number,
+    now: number,
+    deferred: Deferred[],
+  ) {
+    const apply: Action[] = [];
+    for (const a of picked) {
+      const until = this.damper.failedUntil(a, now);
+      if (until !== undefined) deferred.push({ workload: a.workload, reason: "failed-recently", until });
+      else if (decreasesOnly && a.change !== "decrease")
+        deferred.push({ workload: a.workload, reason: "database-full" });
+      else if (unreadable > 0 && a.change === "increase")
+        deferred.push({ workload: a.workload, reason: "unreadable-workload" });
+      else apply.push(a);
+    }
+    return apply;
+  }
+
+  private async act(
+    database: string,
+    thePlan: Plan,
+    dbPlan: DatabasePlan,
+    plannable: readonly W[],
+    apply: readonly Action[],
+    states: ReadonlyMap<string, WorkloadState>,
+    now: number,
+  ) {
+    const applied: PassReport["applied"][number][] = [];
+    const failed: PassReport["failed"][number][] = [];
+    let writes = 0;
+    let requeue: number | undefined;
+    const { actuator, metrics, log } = this.o;
+    for (const w of plannable) {
+      if (w.errors.length > 0) continue;
+      const p = thePlan.workloads.find((x) => x.id === w.id) ?? never();
+      const action = apply.find((a) => a.workload === w.id);
+      const summary = action ? describe(action, p, dbPlan) : "";
+      const fields = action
+        ? { workload: w.id, database, change: action.change, from: action.from, to: action.to }
+        : {};
+      if (action && !actuator.dryRun) log.info(fields, `applying ${summary}`);
+      const updateMode = states.get(w.id)?.updateMode ?? "off";
+      const out = await actuator.act(w, action, { database, plan: p, databasePlan: dbPlan, updateMode, now, summary });
+      if (out.kind === "published") writes += 1;
+      if (out.kind === "conflict") {
+        if (action) metrics.patches.inc({ workload: w.id, database, change: action.change, result: "error" });
+        requeue = min(requeue, 500);
+      }
+      if (!action) continue;
+      if (out.kind === "applied") {
+        this.damper.applied(action);
+        if (!out.dryRun) writes += 1;
+        const result = out.dryRun ? "dry-run" : "ok";
+        metrics.patches.inc({ workload: w.id, database, change: action.change, result });
+        log.info(
+          { ...fields, targets: out.targets },
+          `${out.dryRun ? "dry-run: would apply" : "applied"} ${summary}${out.how}`,
+        );
+        applied.push({
+          workload: w.id,
+          change: `${out.dryRun ? "dry-run " : ""}${action.change}`,
+          containers: out.targets,
+        });
+        requeue = min(requeue, this.o.recheckMs);
+      } else if (out.kind === "failed") {
+        this.damper.failed(action, this.o.now());
+        metrics.patches.inc({ workload: w.id, database, change: action.change, result: "failed" });
+        failed.push({ workload: w.id, container: out.target, reason: out.reason, restored: out.restored });
+        log.error(
+          { ...fields, target: out.target, restored: out.restored },
+          `${w.id}: apply failed on ${out.where}: ${out.reason}; ` +
+            (out.restored
+              ? `the original ${out.what} was restored`
+              : `the original ${out.what} could NOT be restored`) +
+            `; retrying this change in ${Math.round(this.o.failureBackoffMs / 1000)} s at the earliest`,
+        );
+        requeue = min(requeue, this.o.recheckMs);
+      }
+    }
+    return { applied, failed, writes, requeue };
+  }
+
+  /** Plan findings and database conditions: logged once while they last; conditions raised on the workloads. */
+  private async sayDatabase(
+    database: string,
+    thePlan: Plan,
+    dbPlan: DatabasePlan,
+    decreasesOnly: boolean,
+    plannable: readonly W[],
+    raised: Raised<W>,
+  ): Promise<void> {
+    const lines = new Map<string, LogLevel>();
+    for (const f of thePlan.findings) lines.set(f.message, f.severity === "error" ? "error" : "warn");
+    if (decreasesOnly) {
+      const line = `${database} is full (error 1040): planning from its last probe, decreases only`;
+      lines.set(line, "warn");
+      for (const w of plannable) await raised.raise(w, "DatabaseFull", [line]);
+    }
+    this.once.say(`${database}/plan`, lines, { database });
+    if (!dbPlan.feasible) {
+      const why = thePlan.findings.filter((f) => f.kind === "infeasible").map((f) => f.message);
+      for (const w of plannable) await raised.raise(w, "Infeasible", [`${why.join("; ")}; nothing is changed`]);
+    }
+  }
+
+  /** Deferrals at debug, once per change; the everyday "another one goes first" ones not at all. */
+  private sayDeferred(database: string, deferred: readonly Deferred[]): void {
+    const lines = new Map<string, LogLevel>();
+    for (const d of deferred) {
+      if (d.reason !== "database-busy" && d.reason !== "decrease-pending")
+        lines.set(`${d.workload}: deferred (${d.reason})`, "debug");
+    }
+    this.once.say(`${database}/deferred`, lines, { database });
+  }
+}
+
+function describe(a: Action, p: WorkloadPlan, db: DatabasePlan): string {
+  const peaks = `peak ${p.current.peak ?? "unbounded"} -> ${p.recommended?.peak}, budget ${db.usable} of max_connections ${db.limit}`;
+  return (
+    `${a.workload}: ${a.change} pool_size+max_overflow ${a.from.poolSize}+${a.from.maxOverflow} -> ` +
+    `${a.to.poolSize}+${a.to.maxOverflow} (${peaks})`
+  );
+}
+
+function empty(database: string, outcome: PassReport["outcome"]): PassReport {
+  return { database, outcome, applied: [], failed: [], deferred: [], writes: 0 };
+}
+
+function min(a: number | undefined, b: number): number {
+  return a === undefined ? b : Math.min(a, b);
+}
+
+function never(): never {
+  throw new Error("internal: a planned workload is missing from its plan");
+}
+
+export function errText(err: unknown): string {
+  const e = err as { json?: { message?: string }; message?: string };
+  return e?.json?.message ?? e?.message ?? String(err);
+}
