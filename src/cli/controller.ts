@@ -2,9 +2,9 @@
 // and the environment (once, here), builds the options and runs until SIGTERM/SIGINT. Losing the lease ends the
 // process with exit 1 so Kubernetes restarts it as a standby; it never keeps writing without the lease.
 import { readFileSync } from "node:fs";
-import { KubeConfig } from "@kubernetes/client-node";
 import { type Command, Option } from "commander";
 import { DEFAULT_DAMPING } from "../core/index.js";
+import { type KubeConfig, loadKubeConfig } from "../kube/client.js";
 import { startController } from "../kube/controller.js";
 import { createLogger } from "../runtime/logger.js";
 import { count, daemonConfig, duration } from "./daemon-options.js";
@@ -103,10 +103,9 @@ async function runController(flags: ControllerFlags): Promise<number> {
   const env = process.env;
   const config = await daemonConfig(flags, env);
   const log = createLogger({ level: flags.logLevel, name: "pooltuner-controller" });
-  const kubeConfig = new KubeConfig();
+  let kubeConfig: KubeConfig;
   try {
-    if (flags.kubeconfig) kubeConfig.loadFromFile(flags.kubeconfig);
-    else kubeConfig.loadFromDefault();
+    kubeConfig = loadKubeConfig(flags.kubeconfig);
   } catch (err) {
     throw new CliError("bad-input", [`cannot load the kubeconfig: ${(err as Error).message}`]);
   }

@@ -2,8 +2,8 @@
 // The `pooltuner` command. Reads its configuration here and only here (flags, POOLTUNER_MYSQL_URL, the shell
 // environment for compose interpolation), runs a command, prints, and sets the exit code from exitCodeFor().
 import { readFileSync } from "node:fs";
-import { KubeConfig } from "@kubernetes/client-node";
 import { Command, CommanderError, Option } from "commander";
+import { type KubeConfig, loadKubeConfig } from "../kube/client.js";
 import { ClusterReadError, readClusterSources } from "../kube/plan-source.js";
 import { probeUrl } from "../runtime/drivers.js";
 import { registerComposeCommand } from "./compose.js";
@@ -114,10 +114,9 @@ async function execute(
 
 /** `--kube`: the live cluster as one more source; a cluster that cannot be read is a part that cannot be reached. */
 async function kubeSources(opts: PlanFlags) {
-  const kubeConfig = new KubeConfig();
+  let kubeConfig: KubeConfig;
   try {
-    if (opts.kubeconfig) kubeConfig.loadFromFile(opts.kubeconfig);
-    else kubeConfig.loadFromDefault();
+    kubeConfig = loadKubeConfig(opts.kubeconfig);
   } catch (err) {
     throw new CliError("bad-input", [`--kube: cannot load the kubeconfig: ${(err as Error).message}`]);
   }
