@@ -4,12 +4,12 @@
 import type { Command } from "commander";
 import { DEFAULT_DAMPING } from "../core/index.js";
 import { describeDockerHost, dockerClient } from "../docker/client.js";
-import { ComposeDaemon, type ReconcileReport } from "../docker/daemon.js";
+import { ComposeDaemon } from "../docker/daemon.js";
 import { startHttpServer } from "../runtime/http-server.js";
 import { createLogger } from "../runtime/logger.js";
 import { Metrics } from "../runtime/metrics.js";
 import { count, daemonConfig, duration } from "./daemon-options.js";
-import { CliError, EXIT } from "./exit.js";
+import { CliError, exitCodeFor } from "./exit.js";
 
 interface ComposeFlags {
   config?: string;
@@ -150,7 +150,7 @@ async function runCompose(flags: ComposeFlags): Promise<number> {
     `pooltuner compose ${flags.once ? "one pass" : "started"}${flags.dryRun ? " (dry run: nothing is changed)" : ""}`,
   );
 
-  if (flags.once) return exitFor(await daemon.once());
+  if (flags.once) return exitCodeFor({ kind: "passes", reports: await daemon.once() });
 
   const port = count(flags.httpPort, "--http-port");
   const http =
@@ -167,13 +167,7 @@ async function runCompose(flags: ComposeFlags): Promise<number> {
   await daemon.run(stop.signal);
   await http?.close();
   logger.info("stopped");
-  return EXIT.ok;
-}
-
-function exitFor(reports: readonly ReconcileReport[]): number {
-  if (reports.some((r) => r.skipped)) return EXIT.unreachable;
-  if (reports.some((r) => r.failed.length > 0 || (r.plan && !r.plan.feasible))) return EXIT.exceeds;
-  return EXIT.ok;
+  return exitCodeFor({ kind: "daemon-ended", how: "stopped" });
 }
 
 function pathMapping(text: string): [string, string] {

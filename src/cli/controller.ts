@@ -8,7 +8,7 @@ import { type KubeConfig, loadKubeConfig } from "../kube/client.js";
 import { startController } from "../kube/controller.js";
 import { createLogger } from "../runtime/logger.js";
 import { count, daemonConfig, duration } from "./daemon-options.js";
-import { CliError, EXIT } from "./exit.js";
+import { CliError, exitCodeFor } from "./exit.js";
 
 interface ControllerFlags {
   config?: string;
@@ -161,8 +161,7 @@ async function runController(flags: ControllerFlags): Promise<number> {
   process.once("SIGTERM", () => onSignal("SIGTERM"));
   process.once("SIGINT", () => onSignal("SIGINT"));
   const outcome = await controller.done;
-  // Lost the lease: exit non-zero so the pod restarts as a standby with a fresh cache.
-  return outcome === "lost" ? EXIT.exceeds : EXIT.ok;
+  return exitCodeFor({ kind: "daemon-ended", how: outcome });
 }
 
 function ownNamespace(): string | undefined {

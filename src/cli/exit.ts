@@ -4,11 +4,14 @@ import type { Plan } from "../core/index.js";
 export const EXIT = {
   /** The plan fits (and for `check`: the current settings cannot exceed any budget). */
   ok: 0,
-  /** `check`: the current settings can exceed a budget; any command: no plan fits. */
+  /**
+   * `check`: the current settings can exceed a budget; any command: no plan fits; `compose --once`: an apply failed;
+   * a daemon: it lost its leader lease.
+   */
   exceeds: 1,
   /** Bad input: a file, an annotation or label, a flag, an unknown database. */
   badInput: 2,
-  /** A part could not be reached or read: the MySQL probe failed (unreachable, auth, privilege, full). */
+  /** A part could not be reached or read: the database probe failed (unreachable, auth, privilege, full). */
   unreachable: 3,
   /** A bug: an error nobody expected. */
   internal: 70,
@@ -27,10 +30,21 @@ export class CliError extends Error {
   }
 }
 
+/** What a daemon pass reports, as far as the exit code is concerned. */
+export interface PassSummary {
+  readonly outcome: string;
+  readonly plan?: Plan;
+  readonly failed: readonly unknown[];
+}
+
 export type Outcome =
   | { readonly kind: "planned"; readonly command: Command; readonly plan: Plan }
   | { readonly kind: "failed"; readonly error: CliError }
-  | { readonly kind: "crashed" };
+  | { readonly kind: "crashed" }
+  /** `pooltuner compose --once`: one pass per database. */
+  | { readonly kind: "passes"; readonly reports: readonly PassSummary[] }
+  /** A daemon ended: by a signal (`stopped`), or because it lost its leader lease (`lost`). */
+  | { readonly kind: "daemon-ended"; readonly how: "stopped" | "lost" };
 
 export function exitCodeFor(outcome: Outcome): number {
   switch (outcome.kind) {
@@ -38,6 +52,16 @@ export function exitCodeFor(outcome: Outcome): number {
       return outcome.error.kind === "bad-input" ? EXIT.badInput : EXIT.unreachable;
     case "crashed":
       return EXIT.internal;
+    case "passes": {
+      const { reports } = outcome;
+      if (reports.some((r) => r.outcome === "unreachable" || r.outcome === "cannot-plan")) return EXIT.unreachable;
+      if (reports.some((r) => r.failed.length > 0 || (r.plan && !r.plan.feasible))) return EXIT.exceeds;
+      return EXIT.ok;
+    }
+    case "daemon-ended":
+      // Lost the lease: exit non-zero so Kubernetes restarts the pod as a standby with a fresh cache; it never keeps
+      // writing without the lease.
+      return outcome.how === "lost" ? EXIT.exceeds : EXIT.ok;
     case "planned": {
       const { plan, command } = outcome;
       if (!plan.feasible) return EXIT.exceeds;
