@@ -8,7 +8,7 @@ import { formatOptionFinding, PREFIX, parseWorkloadOptions, type WorkloadOptions
 import { parseWholeNumber } from "../sources/quantity.js";
 import type { EnvValue } from "../sources/workers.js";
 import { buildWorkload } from "../sources/workload.js";
-import { COMPOSE, containerName, envMap, hasPooltunerLabels, isBackupName, workloadId } from "./labels.js";
+import { COMPOSE, containerName, envMap, hasPooltunerLabels, isBackupName, serviceIdOf } from "./labels.js";
 
 export interface ServiceContainer {
   readonly id: string;
@@ -76,7 +76,7 @@ export async function discover(docker: Docker, options: DiscoverOptions): Promis
 
   const groups = new Map<string, Docker.ContainerInspectInfo[]>();
   for (const c of inspected) {
-    const id = workloadId(c.Config.Labels ?? {}, containerName(c));
+    const id = serviceIdOf(c.Config.Labels ?? {}, containerName(c));
     groups.set(id, [...(groups.get(id) ?? []), c]);
   }
   const services: DiscoveredService[] = [];

@@ -1,6 +1,6 @@
 // The labels docker compose puts on the containers it creates, and how pooltuner names what it finds.
 import type Docker from "dockerode";
-import { OPTION_KEYS } from "../sources/annotations.js";
+import { composeWorkloadId, hasOptionKeys } from "../sources/identity.js";
 
 export const COMPOSE = {
   project: "com.docker.compose.project",
@@ -10,8 +10,6 @@ export const COMPOSE = {
   workingDir: "com.docker.compose.project.working_dir",
   configFiles: "com.docker.compose.project.config_files",
 } as const;
-
-export const POOLTUNER_LABEL_PREFIX = "io.pooltuner.";
 
 /**
  * The name a container carries while its replacement starts (rename-then-create), with whether it was running.
@@ -31,20 +29,13 @@ export function parseBackupName(name: string): { original: string; wasRunning: b
 /** Container names without the API's leading slash. */
 export const containerName = (c: Pick<Docker.ContainerInspectInfo, "Name">): string => c.Name.replace(/^\//, "");
 
-// The option keys of DESIGN §4. A container is looked at when it carries one of them; other `io.pooltuner.*`
-// labels alone (an image's own metadata, say) do not make it a candidate, but are reported on candidates.
-const OPTION_KEY_SET: ReadonlySet<string> = new Set(OPTION_KEYS);
-
+/** Carries one of the option keys: a candidate (other `io.pooltuner.*` labels alone, an image's own, do not count). */
 export const hasPooltunerLabels = (labels: Readonly<Record<string, string>> | undefined): boolean =>
-  Object.keys(labels ?? {}).some(
-    (k) => k.startsWith(POOLTUNER_LABEL_PREFIX) && OPTION_KEY_SET.has(k.slice(POOLTUNER_LABEL_PREFIX.length)),
-  );
+  hasOptionKeys(labels, "docker");
 
-/** `compose:<project>/<service>` as `pooltuner plan` names compose services, or `docker:<name>` for a lone container. */
-export function workloadId(labels: Readonly<Record<string, string>>, name: string): string {
-  const project = labels[COMPOSE.project];
-  const service = labels[COMPOSE.service];
-  return project && service ? `compose:${project}/${service}` : `docker:${name}`;
+/** The planner's id of the service a container belongs to (src/sources/identity.ts). */
+export function serviceIdOf(labels: Readonly<Record<string, string>>, name: string): string {
+  return composeWorkloadId(labels[COMPOSE.project], labels[COMPOSE.service], name);
 }
 
 /** Env as `KEY=VALUE` lines, the way the Engine API carries it, to a map (later entries win, as in Docker). */

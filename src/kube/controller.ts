@@ -11,6 +11,7 @@ import { startHttpServer } from "../runtime/http-server.js";
 import type { Logger } from "../runtime/logger.js";
 import { Metrics } from "../runtime/metrics.js";
 import { WorkQueue } from "../runtime/work-queue.js";
+import { kubeWorkloadId } from "../sources/identity.js";
 import { ClusterCache } from "./cluster-cache.js";
 import { EventRecorder, errorSummary } from "./events.js";
 import type { InformerEvent } from "./informer.js";
@@ -23,7 +24,6 @@ import {
   keyOf,
   type WorkloadKind,
   type WorkloadObject,
-  workloadId,
 } from "./objects.js";
 import { DatabaseReconciler, type WorkloadRef } from "./reconciler.js";
 import { databaseOf, optionsOf } from "./workloads.js";
@@ -157,7 +157,7 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
   const forgetWorkload = (kind: WorkloadKind, obj: WorkloadObject, database: string) => {
     const ns = obj.metadata?.namespace ?? "default";
     const name = obj.metadata?.name ?? "";
-    const labels = { workload: workloadId(kind, ns, name), database };
+    const labels = { workload: kubeWorkloadId(kind, ns, name), database };
     for (const g of [
       metrics.currentPeak,
       metrics.recommendedPeak,

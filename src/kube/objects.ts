@@ -8,6 +8,7 @@ import type {
   V1StatefulSet,
   V2HorizontalPodAutoscaler,
 } from "@kubernetes/client-node";
+import { hasOptionKeys, isEnabled as isOptedIn, kubeWorkloadKey } from "../sources/identity.js";
 
 export type WorkloadKind = "Deployment" | "StatefulSet";
 export const WORKLOAD_KINDS: readonly WorkloadKind[] = ["Deployment", "StatefulSet"];
@@ -15,36 +16,17 @@ export const WORKLOAD_KINDS: readonly WorkloadKind[] = ["Deployment", "StatefulS
 export type WorkloadObject = (V1Deployment | V1StatefulSet) & KubernetesObject;
 export type HpaObject = V2HorizontalPodAutoscaler & KubernetesObject;
 
-export const ANNOTATION_PREFIX = "pooltuner.io/";
-export const ENABLED_ANNOTATION = `${ANNOTATION_PREFIX}enabled`;
-export const STATUS_ANNOTATION = `${ANNOTATION_PREFIX}status`;
-
-/** `namespace/Kind/name`: how the controller names a workload in maps, logs and metrics. */
-export function workloadKey(kind: string, namespace: string, name: string): string {
-  return `${namespace}/${kind}/${name}`;
-}
-
-/** The planner's id for a workload; the same string `pooltuner plan` uses for manifest files. */
-export function workloadId(kind: string, namespace: string, name: string): string {
-  return `kube:${workloadKey(kind, namespace, name)}`;
-}
+export { STATUS_ANNOTATION } from "../sources/identity.js";
 
 export function keyOf(o: WorkloadObject, kind: WorkloadKind): string {
-  return workloadKey(kind, o.metadata?.namespace ?? "default", o.metadata?.name ?? "");
+  return kubeWorkloadKey(kind, o.metadata?.namespace ?? "default", o.metadata?.name ?? "");
 }
 
-/** Opted in with `pooltuner.io/enabled: "true"` (any case, surrounding spaces ignored, as the parser does). */
-export function isEnabled(o: KubernetesObject): boolean {
-  const v = o.metadata?.annotations?.[ENABLED_ANNOTATION];
-  return typeof v === "string" && v.trim().toLowerCase() === "true";
-}
+/** Opted in with `pooltuner.io/enabled: "true"`. */
+export const isEnabled = (o: KubernetesObject): boolean => isOptedIn(o.metadata?.annotations, "kubernetes");
 
 /** Has any `pooltuner.io/*` key besides our own status: worth a look even when not enabled (typos). */
-export function hasPooltunerKeys(o: KubernetesObject): boolean {
-  return Object.keys(o.metadata?.annotations ?? {}).some(
-    (k) => k.startsWith(ANNOTATION_PREFIX) && k !== STATUS_ANNOTATION,
-  );
-}
+export const hasPooltunerKeys = (o: KubernetesObject): boolean => hasOptionKeys(o.metadata?.annotations, "kubernetes");
 
 export type RolloutProgress =
   | { readonly state: "complete" }
@@ -134,7 +116,7 @@ export function isTerminating(pod: V1Pod): boolean {
 export function hpaTargetKey(h: HpaObject): string | undefined {
   const ref = h.spec?.scaleTargetRef;
   if (!ref || !WORKLOAD_KINDS.includes(ref.kind as WorkloadKind)) return undefined;
-  return workloadKey(ref.kind, h.metadata?.namespace ?? "default", ref.name);
+  return kubeWorkloadKey(ref.kind, h.metadata?.namespace ?? "default", ref.name);
 }
 
 /** The container whose env pooltuner reads and writes: the named one, else the first. */

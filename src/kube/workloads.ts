@@ -4,6 +4,7 @@
 // workload it belongs to; nothing throws.
 import { PREFIX, parseWorkloadOptions, type WorkloadOptions } from "../sources/annotations.js";
 import type { LoadedWorkload, SourceFinding } from "../sources/findings.js";
+import { kubeWorkloadId } from "../sources/identity.js";
 import { readManifests } from "../sources/manifests.js";
 import {
   chosenContainerName,
@@ -13,7 +14,6 @@ import {
   STATUS_ANNOTATION,
   type WorkloadKind,
   type WorkloadObject,
-  workloadId,
 } from "./objects.js";
 import { parseStatus, type WorkloadStatus } from "./status.js";
 
@@ -97,7 +97,7 @@ export function readWorkload(
   const status = parseStatus(o.metadata?.annotations?.[STATUS_ANNOTATION]);
   return {
     key,
-    id: workloadId(kind, namespace, name),
+    id: kubeWorkloadId(kind, namespace, name),
     kind,
     namespace,
     name,

@@ -6,12 +6,9 @@ import type { UpdateMode } from "../core/index.js";
 
 export type { UpdateMode } from "../core/index.js";
 
-export type OptionsFlavor = "kubernetes" | "docker";
+import { OPTION_KEYS, type OptionKey, type OptionsFlavor, PREFIX } from "./identity.js";
 
-export const PREFIX: Readonly<Record<OptionsFlavor, string>> = {
-  kubernetes: "pooltuner.io/",
-  docker: "io.pooltuner.",
-};
+export { OPTION_KEYS, type OptionsFlavor, PREFIX } from "./identity.js";
 
 export interface WorkloadOptions {
   /** Opt-in: only `enabled: "true"` workloads are managed. Default false. */
@@ -64,20 +61,7 @@ export interface ParsedOptions {
 /** Keys the shells write themselves (status, applied values); never reported as unknown. */
 const WRITTEN_BY_POOLTUNER = /^(status|applied|last-|observed)/;
 
-/** The option keys of DESIGN §4, the same under both prefixes. */
-export const OPTION_KEYS = [
-  "enabled",
-  "database",
-  "container",
-  "pool-size-env",
-  "max-overflow-env",
-  "workers-env",
-  "workers",
-  "weight",
-  "update-mode",
-  "account",
-] as const;
-type Key = (typeof OPTION_KEYS)[number];
+type Key = OptionKey;
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const DATABASE_NAME = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$/;

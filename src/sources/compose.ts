@@ -4,9 +4,10 @@
 import { readFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import type { Rollout } from "../core/index.js";
-import { PREFIX, parseWorkloadOptions } from "./annotations.js";
+import { parseWorkloadOptions } from "./annotations.js";
 import { interpolate, type Lookup, parseEnvFile } from "./dotenv.js";
 import { inFile, type LoadedWorkload, type SourceFinding, type SourceResult } from "./findings.js";
+import { composeWorkloadId, PREFIX } from "./identity.js";
 import { describe, parseComposeBytes, parseComposeCpus } from "./quantity.js";
 import { type EnvValue, splitArgs } from "./workers.js";
 import { buildWorkload } from "./workload.js";
@@ -114,7 +115,7 @@ export async function readCompose(input: ComposeInput): Promise<SourceResult> {
     const rollout: Rollout = updateConfig.order === "start-first" ? { type: "StartFirst" } : { type: "StopFirst" };
 
     const built = buildWorkload({
-      id: `compose:${project}/${service}`,
+      id: composeWorkloadId(project, service),
       kind: "ComposeService",
       object,
       prefix: PREFIX.docker,

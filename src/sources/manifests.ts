@@ -2,8 +2,9 @@
 // HPAs (maxReplicas is planned for), annotations (DESIGN §4), the chosen container's env, command and limits.
 // ConfigMaps in the same files feed `configMapKeyRef` / `envFrom`; Secrets and field refs cannot be read.
 import type { Rollout } from "../core/index.js";
-import { PREFIX, parseWorkloadOptions } from "./annotations.js";
+import { parseWorkloadOptions } from "./annotations.js";
 import { inFile, type LoadedWorkload, type SourceFinding, type SourceResult } from "./findings.js";
+import { kubeWorkloadId, PREFIX } from "./identity.js";
 import { describe, parseCpuMillis, parseIntOrPercent, parseMemoryBytes } from "./quantity.js";
 import type { EnvValue } from "./workers.js";
 import { buildWorkload } from "./workload.js";
@@ -55,7 +56,7 @@ export function readManifests(files: readonly ManifestFile[]): SourceResult {
   for (const o of objects) {
     if (!WORKLOAD_KINDS.has(o.kind)) continue;
     const object = `${o.kind} ${o.namespace}/${o.name}`;
-    const id = `kube:${o.namespace}/${o.kind}/${o.name}`;
+    const id = kubeWorkloadId(o.kind, o.namespace, o.name);
     const fail = (field: string, message: string, value?: string) =>
       errors.push({ file: o.file, object, field, message, ...(value !== undefined ? { value } : {}) });
     const warn = (field: string, message: string) => warnings.push({ file: o.file, object, field, message });
