@@ -64,6 +64,17 @@ export default defineConfig({
         },
       },
       {
+        // One table of situations against both daemons (kwok control plane + dockerd + MariaDB).
+        test: {
+          name: "conformance",
+          include: ["test/integration/conformance/**/*.test.ts"],
+          globalSetup: ["test/support/kube.global.ts", "test/support/docker.global.ts"],
+          testTimeout: 180_000,
+          hookTimeout: 600_000,
+          fileParallelism: false,
+        },
+      },
+      {
         test: {
           name: "compose",
           include: ["test/integration/compose/**/*.test.ts"],

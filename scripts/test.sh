@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export POOLTUNER_CACHE="${POOLTUNER_CACHE:-$HOME/.cache/pooltuner}"
 
-ALL_PROJECTS=(unit mysql cli kube docker controller compose)
+ALL_PROJECTS=(unit mysql cli kube docker controller compose conformance)
 projects=("$@")
 [ ${#projects[@]} -gt 0 ] || projects=("${ALL_PROJECTS[@]}")
 wants() { local p; for p in "${projects[@]}"; do [[ " $* " == *" $p "* ]] && return 0; done; return 1; }
@@ -21,15 +21,15 @@ npx tsc --noEmit -p tsconfig.json
 npx biome check .
 npx depcruise src --config .dependency-cruiser.cjs
 
-if wants mysql cli kube controller docker compose; then
+if wants mysql cli kube controller docker compose conformance; then
   step "test bed: MariaDB binaries (each suite starts its own private mariadbd)"
   bash scripts/testbed/mariadb.sh ensure
 fi
-if wants kube controller; then
+if wants kube controller conformance; then
   step "test bed: Kubernetes binaries (built once, cached)"
   bash scripts/testbed/kube.sh build
 fi
-if wants docker compose; then
+if wants docker compose conformance; then
   step "test bed: Docker Engine and registry-free base images"
   bash scripts/testbed/docker.sh ensure
 fi

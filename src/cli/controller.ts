@@ -1,8 +1,10 @@
 // `pooltuner controller`: the in-cluster Kubernetes controller (src/kube/controller.ts). This file only reads flags
 // and the environment (once, here), builds the options and runs until SIGTERM/SIGINT. Losing the lease ends the
 // process with exit 1 so Kubernetes restarts it as a standby; it never keeps writing without the lease.
+
 import { readFileSync } from "node:fs";
 import { type Command, Option } from "commander";
+import type { UpdateMode } from "../core/index.js";
 import { DEFAULT_DAMPING } from "../core/index.js";
 import { type KubeConfig, loadKubeConfig } from "../kube/client.js";
 import { startController } from "../kube/controller.js";
@@ -16,7 +18,7 @@ interface ControllerFlags {
   kubeconfig?: string;
   namespace: string[];
   labelSelector?: string;
-  updateMode: "auto" | "off";
+  updateMode: UpdateMode;
   pollInterval: string;
   cooldown: string;
   minGain: string;

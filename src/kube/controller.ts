@@ -4,7 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { KubeConfig } from "@kubernetes/client-node";
-import type { Damping } from "../core/index.js";
+import type { Damping, UpdateMode } from "../core/index.js";
 import type { DaemonConfig } from "../runtime/config.js";
 import { DatabaseMonitor } from "../runtime/database-monitor.js";
 import { startHttpServer } from "../runtime/http-server.js";
@@ -47,9 +47,11 @@ export interface ControllerOptions {
   /** Empty: all namespaces. */
   readonly namespaces: readonly string[];
   readonly labelSelector?: string;
-  readonly updateMode: "auto" | "off";
+  readonly updateMode: UpdateMode;
   readonly pollIntervalMs: number;
   readonly damping: Damping;
+  /** After a refused patch, the same change waits this long (default 5 min). */
+  readonly failureBackoffMs?: number;
   readonly rolloutTimeoutMs: number;
   readonly rolloutCheckMs: number;
   /** Events for one database within this window make one reconcile. */
@@ -199,6 +201,7 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
     databases,
     policy: o.config.policy,
     damping: o.damping,
+    ...(o.failureBackoffMs !== undefined ? { failureBackoffMs: o.failureBackoffMs } : {}),
     updateMode: o.updateMode,
     rolloutTimeoutMs: o.rolloutTimeoutMs,
     rolloutCheckMs: o.rolloutCheckMs,

@@ -57,6 +57,8 @@ export class DatabaseReconciler {
   private readonly pass: ReconcilePass<KubeWorkload>;
   /** Last pass per database, for tests and the bench. */
   readonly lastReport = new Map<string, ReconcileReport>();
+  /** The last 100 passes, oldest first (the compose daemon keeps the same), for tests. */
+  readonly reports: ReconcileReport[] = [];
 
   constructor(private readonly o: ReconcilerOptions) {
     const now = o.now ?? Date.now;
@@ -80,6 +82,8 @@ export class DatabaseReconciler {
   async reconcile(database: string): Promise<ReconcileResult | undefined> {
     const { report, requeueAfter } = await this.run(database);
     this.lastReport.set(database, report);
+    this.reports.push(report);
+    if (this.reports.length > 100) this.reports.shift();
     this.o.metrics.reconciles.inc({ database, result: report.failed.length > 0 ? "failed" : report.outcome });
     return requeueAfter !== undefined ? { requeueAfter } : undefined;
   }

@@ -1,0 +1,293 @@
+// The two worlds of the conformance suite, behind one small interface: a workload of the seed's shape (4 workers,
+// stop-first/Recreate so both worlds plan `replicas × workers × cap` with no surge), its pool env, a version that
+// changes with any write to it, and a daemon running its real loop against a real MariaDB. The Kubernetes world is
+// the run's kwok control plane with the controller authenticated through the manifests' RBAC; the compose world is
+// the test bed's dockerd with containers labelled as `docker compose up` labels them.
+import { randomBytes } from "node:crypto";
+import { PatchStrategy, setHeaderOptions, type V1Deployment } from "@kubernetes/client-node";
+import { type Damping, DEFAULT_DAMPING, DEFAULT_POLICY } from "../../../src/core/index.js";
+import { ComposeDaemon } from "../../../src/docker/daemon.js";
+import type { RunningController } from "../../../src/kube/controller.js";
+import { createLogger } from "../../../src/runtime/logger.js";
+import { Metrics } from "../../../src/runtime/metrics.js";
+import type { PassReport } from "../../../src/runtime/pass-types.js";
+import { applyManifest, eventually } from "../../support/cluster.js";
+import { cleanupRun, composeContainer, containerEnv, projectContainers, testDocker } from "../compose/support.js";
+import {
+  type Cluster,
+  cluster,
+  createApp,
+  createNamespace,
+  getDeployment,
+  mergePatch,
+  rolledOut,
+  runController,
+  seedApp,
+} from "../controller/harness.js";
+
+const strategicPatch = setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch);
+
+export interface AppOptions {
+  readonly replicas: number;
+  /** `pool+overflow`, e.g. "2+3". */
+  readonly pool: string;
+  readonly updateMode?: "auto" | "off";
+  /** The app refuses to run (compose) or to be updated (Kubernetes admission) with this DB_POOL_SIZE. */
+  readonly refusePoolSize?: string;
+}
+
+export interface DaemonOptions {
+  readonly url: string;
+  readonly damping?: Damping;
+  readonly failureBackoffMs?: number;
+}
+
+export interface RunningDaemon {
+  /** Every pass so far, oldest first. */
+  reports(): readonly PassReport[];
+  /** The daemon has observed `replicas` replicas of the app (its next pass plans with them). */
+  sees(replicas: number): Promise<boolean>;
+  stop(): Promise<void>;
+}
+
+export interface World {
+  readonly name: "kube" | "compose";
+  setup(): Promise<void>;
+  teardown(): Promise<void>;
+  /** A fresh scope (namespace, compose project) with the app in it. */
+  app(label: string, o: AppOptions): Promise<string>;
+  scale(scope: string, replicas: number): Promise<void>;
+  /** `pool+overflow` the app runs with ("mixed" when its replicas disagree). */
+  pool(scope: string): Promise<string>;
+  /** Changes with any write to the app: resourceVersion (Kubernetes), the container ids (compose). */
+  version(scope: string): Promise<string>;
+  /** Changes only when the app is restarted: generation (Kubernetes), the container ids (compose). */
+  specVersion(scope: string): Promise<string>;
+  /** Whatever the world does on its own after a change has finished (a Deployment's rollout status). */
+  settle(scope: string): Promise<void>;
+  daemon(scope: string, o: DaemonOptions): Promise<RunningDaemon>;
+}
+
+const ANNOTATIONS = (o: AppOptions) => ({
+  "pooltuner.io/account": "app",
+  ...(o.updateMode ? { "pooltuner.io/update-mode": o.updateMode } : {}),
+});
+
+export class KubeWorld implements World {
+  readonly name = "kube";
+  private c!: Cluster;
+
+  async setup() {
+    this.c = await cluster();
+  }
+  async teardown() {}
+
+  async app(label: string, o: AppOptions): Promise<string> {
+    const ns = await createNamespace(this.c, `cf-${label}`);
+    const [poolSize, maxOverflow] = o.pool.split("+");
+    await createApp(
+      this.c,
+      seedApp("app", ns, "db", {
+        replicas: o.replicas,
+        env: [
+          { name: "GUNICORN_WORKERS", value: "4" },
+          { name: "DB_POOL_SIZE", value: poolSize as string },
+          { name: "DB_MAX_OVERFLOW", value: maxOverflow as string },
+        ],
+        strategy: { type: "Recreate" },
+        annotations: ANNOTATIONS(o),
+      }),
+    );
+    if (o.refusePoolSize !== undefined) await this.refuse(ns, o.refusePoolSize);
+    await rolledOut(this.c, ns, "app");
+    return ns;
+  }
+
+  /** A ValidatingAdmissionPolicy that denies the app's update to DB_POOL_SIZE=value (an apply that fails). */
+  private async refuse(ns: string, value: string) {
+    const yaml = `
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: { name: refuse-${ns} }
+spec:
+  failurePolicy: Fail
+  matchConstraints:
+    resourceRules:
+      - { apiGroups: ["apps"], apiVersions: ["v1"], operations: ["UPDATE"], resources: ["deployments"] }
+  validations:
+    - expression: "!object.spec.template.spec.containers.exists(c, has(c.env) && c.env.exists(e, e.name == 'DB_POOL_SIZE' && has(e.value) && e.value == '${value}'))"
+      message: "this app refuses DB_POOL_SIZE=${value}"
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: { name: refuse-${ns} }
+spec:
+  policyName: refuse-${ns}
+  validationActions: [Deny]
+  matchResources:
+    namespaceSelector: { matchLabels: { kubernetes.io/metadata.name: ${ns} } }
+`;
+    await applyManifest(this.c.admin, { yaml });
+    // Policies take effect asynchronously: wait until a dry run of the refused update is denied.
+    const env = [{ name: "DB_POOL_SIZE", value: value }];
+    await eventually(`the admission policy of ${ns} in force`, async () => {
+      try {
+        await this.c.apps.patchNamespacedDeployment(
+          {
+            name: "app",
+            namespace: ns,
+            dryRun: "All",
+            body: { spec: { template: { spec: { containers: [{ name: "web", env }] } } } },
+          },
+          strategicPatch,
+        );
+        return undefined;
+      } catch (err) {
+        return (err as { code?: number }).code === 422 || (err as { code?: number }).code === 403 ? true : undefined;
+      }
+    });
+  }
+
+  async scale(ns: string, replicas: number) {
+    await this.c.apps.patchNamespacedDeployment(
+      { name: "app", namespace: ns, body: { spec: { replicas } } },
+      mergePatch,
+    );
+  }
+
+  async pool(ns: string) {
+    return poolOfDeployment(await getDeployment(this.c, ns, "app"));
+  }
+  async version(ns: string) {
+    return (await getDeployment(this.c, ns, "app")).metadata?.resourceVersion ?? "";
+  }
+  async specVersion(ns: string) {
+    return String((await getDeployment(this.c, ns, "app")).metadata?.generation ?? "");
+  }
+  async settle(ns: string) {
+    await rolledOut(this.c, ns, "app");
+  }
+
+  async daemon(ns: string, o: DaemonOptions): Promise<RunningDaemon> {
+    const ctl: RunningController = await runController(this.c, {
+      databases: [{ name: "db", url: o.url }],
+      namespaces: [ns],
+      ...(o.damping ? { damping: o.damping } : {}),
+      failureBackoffMs: o.failureBackoffMs ?? 60_000,
+      unmanagedWindowMs: 0,
+      // A pass every second whatever the events say, so "a later pass" always comes (the same in both worlds).
+      resyncMs: 1_000,
+    });
+    return {
+      reports: () => ctl.reconciler.reports,
+      sees: async (replicas) => ctl.cache.getWorkload("Deployment", ns, "app")?.spec?.replicas === replicas,
+      stop: () => ctl.stop(),
+    };
+  }
+}
+
+function poolOfDeployment(d: V1Deployment): string {
+  const env = new Map((d.spec?.template.spec?.containers[0]?.env ?? []).map((e) => [e.name, e.value]));
+  return `${env.get("DB_POOL_SIZE")}+${env.get("DB_MAX_OVERFLOW")}`;
+}
+
+export class ComposeWorld implements World {
+  readonly name = "compose";
+  private readonly docker = testDocker();
+  private readonly run = randomBytes(3).toString("hex");
+  private readonly apps = new Map<string, AppOptions>();
+
+  async setup() {}
+  async teardown() {
+    await cleanupRun(this.docker, this.run);
+  }
+
+  async app(label: string, o: AppOptions): Promise<string> {
+    const project = `cf${this.run}${label.replace(/[^a-z0-9]/g, "")}`;
+    this.apps.set(project, o);
+    for (let i = 1; i <= o.replicas; i++) await this.container(project, i, o);
+    return project;
+  }
+
+  private async container(project: string, index: number, o: AppOptions) {
+    const [poolSize, maxOverflow] = o.pool.split("+");
+    await composeContainer(this.docker, {
+      run: this.run,
+      project,
+      service: "app",
+      index,
+      labels: {
+        "io.pooltuner.enabled": "true",
+        "io.pooltuner.database": "db",
+        "io.pooltuner.pool-size-env": "DB_POOL_SIZE",
+        "io.pooltuner.max-overflow-env": "DB_MAX_OVERFLOW",
+        "io.pooltuner.workers-env": "GUNICORN_WORKERS",
+        "io.pooltuner.account": "app",
+        ...(o.updateMode ? { "io.pooltuner.update-mode": o.updateMode } : {}),
+      },
+      env: { GUNICORN_WORKERS: "4", DB_POOL_SIZE: poolSize as string, DB_MAX_OVERFLOW: maxOverflow as string },
+      ...(o.refusePoolSize !== undefined
+        ? {
+            cmd: [
+              "bash",
+              "-c",
+              `[ "$DB_POOL_SIZE" = ${o.refusePoolSize} ] && { echo "refusing DB_POOL_SIZE" >&2; exit 4; }; exec sleep infinity`,
+            ],
+          }
+        : {}),
+    });
+  }
+
+  async scale(project: string, replicas: number) {
+    // `docker compose up -d --scale app=N` starts the new containers with the service's current env.
+    const o = this.apps.get(project) as AppOptions;
+    const now = (await projectContainers(this.docker, project)).length;
+    const pool = await this.pool(project);
+    for (let i = now + 1; i <= replicas; i++) await this.container(project, i, { ...o, pool });
+  }
+
+  async pool(project: string) {
+    const pools = new Set<string>();
+    for (const c of await projectContainers(this.docker, project)) {
+      const env = await containerEnv(this.docker, c.id);
+      pools.add(`${env.get("DB_POOL_SIZE")}+${env.get("DB_MAX_OVERFLOW")}`);
+    }
+    return pools.size === 1 ? ([...pools][0] as string) : `mixed ${[...pools].join(",")}`;
+  }
+  async version(project: string) {
+    return (await projectContainers(this.docker, project)).map((c) => `${c.name}=${c.id}`).join(" ");
+  }
+  specVersion(project: string) {
+    return this.version(project);
+  }
+  async settle() {}
+
+  async daemon(project: string, o: DaemonOptions): Promise<RunningDaemon> {
+    const stop = new AbortController();
+    const d = new ComposeDaemon({
+      docker: this.docker,
+      databases: [{ name: "db", url: o.url }],
+      policy: DEFAULT_POLICY,
+      damping: o.damping ?? { ...DEFAULT_DAMPING, cooldownMs: 2_000 },
+      dryRun: false,
+      projects: [project],
+      pollIntervalMs: 500,
+      resyncIntervalMs: 1_000,
+      unmanagedWindowMs: 0,
+      recreate: { settleMs: 1_000, startTimeoutMs: 30_000 },
+      failureBackoffMs: o.failureBackoffMs ?? 60_000,
+      logger: createLogger({ level: process.env.POOLTUNER_TEST_LOG ?? "silent", name: "compose-test" }),
+      metrics: new Metrics(),
+    });
+    const running = d.run(stop.signal);
+    return {
+      reports: () => d.reports,
+      // Discovery lists the containers afresh on every pass.
+      sees: async (replicas) => (await projectContainers(this.docker, project)).length === replicas,
+      stop: async () => {
+        stop.abort();
+        await running;
+      },
+    };
+  }
+}
