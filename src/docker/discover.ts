@@ -148,65 +148,24 @@ function describeService(
 
   // Every container is read; the service is planned at its most demanding (a half-finished apply or a
   // container started by hand with other values must not be under-counted).
-  const built = sorted.map((c) =>
-    buildWorkload({
-      id,
-      kind: "ComposeService",
-      object,
-      prefix: PREFIX.docker,
-      options: parsed.options,
-      env: envView(c.Config.Env),
-      command: [...asArgs(c.Config.Entrypoint), ...asArgs(c.Config.Cmd)],
-      replicas: sorted.length,
-      rollout: { type: "StopFirst" },
-      resources: resourcesOf(c.HostConfig),
-    }),
-  );
-  for (const b of built) {
-    errors.push(...b.errors.map(formatOptionFinding));
-    warnings.push(...b.warnings.map(formatOptionFinding));
-  }
-  const first = built[0]?.workload;
-  if (!first) return { ...base, errors, warnings };
-  // One container whose workers cannot be read makes the service's count unknown: it is then not planned.
-  const counts = built.map((b) => b.workload.workers);
-  const workers = counts.some((n) => n === "unknown") ? "unknown" : Math.max(...(counts as number[]));
-  const cpu = maxDefined(built.map((b) => b.workload.resources?.cpuMillis));
-  const mem = maxDefined(built.map((b) => b.workload.resources?.memoryBytes));
-  const current = worstCurrent(containers.map((c) => c.current));
-  const workload: WorkloadSnapshot = {
+  const built = buildWorkload({
     id,
     kind: "ComposeService",
-    database,
-    ...(first.account !== undefined ? { account: first.account } : {}),
+    object,
+    prefix: PREFIX.docker,
+    options: parsed.options,
+    instances: sorted.map((c) => ({
+      env: envView(c.Config.Env),
+      command: [...asArgs(c.Config.Entrypoint), ...asArgs(c.Config.Cmd)],
+      resources: resourcesOf(c.HostConfig),
+    })),
     replicas: sorted.length,
     rollout: { type: "StopFirst" },
-    workers,
-    ...(cpu !== undefined || mem !== undefined
-      ? {
-          resources: {
-            ...(cpu !== undefined ? { cpuMillis: cpu } : {}),
-            ...(mem !== undefined ? { memoryBytes: mem } : {}),
-          },
-        }
-      : {}),
-    weight: parsed.options.weight,
-    ...(current ? { current } : {}),
-  };
+  });
+  errors.push(...built.errors.map(formatOptionFinding));
+  warnings.push(...built.warnings.map(formatOptionFinding));
+  const workload: WorkloadSnapshot = { ...built.workload, database };
   return { ...base, workload, errors: dedupe(errors), warnings: dedupe(warnings) };
-}
-
-/**
- * The service's settings at their most demanding across containers: an unbounded container wins, then one with
- * an unset value (the planner assumes SQLAlchemy's defaults for it), then the largest pool + overflow.
- */
-function worstCurrent(all: readonly Partial<PoolSettings>[]): Partial<PoolSettings> | undefined {
-  const unbounded = all.find((c) => (c.poolSize !== undefined && c.poolSize <= 0) || (c.maxOverflow ?? 0) < 0);
-  if (unbounded) return unbounded;
-  const unset = all.find((c) => c.poolSize === undefined || c.maxOverflow === undefined);
-  if (unset) return unset.poolSize === undefined && unset.maxOverflow === undefined ? undefined : unset;
-  const cap = (c: Partial<PoolSettings>) => (c.poolSize ?? 0) + (c.maxOverflow ?? 0);
-  return [...all].sort((a, b) => cap(b) - cap(a))[0];
 }
 
 /** CPU and memory limits as compose sets them (`cpus`/`deploy.resources.limits` become NanoCpus, or a quota). */
@@ -228,11 +187,6 @@ function envView(env: readonly string[] | null | undefined): ReadonlyMap<string,
 function asArgs(v: string | string[] | null | undefined): string[] {
   if (Array.isArray(v)) return v;
   return typeof v === "string" && v !== "" ? [v] : [];
-}
-
-function maxDefined(values: readonly (number | undefined)[]): number | undefined {
-  const defined = values.filter((v): v is number => v !== undefined);
-  return defined.length > 0 ? Math.max(...defined) : undefined;
 }
 
 function dedupe(lines: readonly string[]): string[] {

@@ -120,11 +120,9 @@ export async function readCompose(input: ComposeInput): Promise<SourceResult> {
       object,
       prefix: PREFIX.docker,
       options: parsed.options,
-      env,
-      command,
+      instances: [{ env, command, resources }],
       replicas,
       rollout,
-      resources,
     });
     errors.push(...built.errors.map((f) => inFile(file, f)));
     warnings.push(...built.warnings.map((f) => inFile(file, f)));

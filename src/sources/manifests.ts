@@ -126,12 +126,10 @@ export function readManifests(files: readonly ManifestFile[]): SourceResult {
       object,
       prefix: PREFIX.kubernetes,
       options: parsed.options,
-      env,
-      command,
+      instances: [{ env, command, resources }],
       replicas,
       ...(hpa ? { hpa: { minReplicas: hpa.min, maxReplicas: hpa.max } } : {}),
       rollout,
-      resources,
     });
     errors.push(...built.errors.map((f) => inFile(o.file, f)));
     warnings.push(...built.warnings.map((f) => inFile(o.file, f)));

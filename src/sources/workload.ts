@@ -17,13 +17,25 @@ export interface WorkloadFacts {
   /** The options key prefix, for findings (`pooltuner.io/`). */
   readonly prefix: string;
   readonly options: WorkloadOptions;
-  readonly env: EnvView;
-  readonly command: readonly string[];
+  /**
+   * What each replica runs: one pod template, one compose definition, or every container of a running compose
+   * service (a half-finished apply or a container started by hand may differ). At least one.
+   */
+  readonly instances: readonly Instance[];
   readonly replicas: number;
   readonly hpa?: { readonly minReplicas: number; readonly maxReplicas: number };
   readonly rollout: Rollout;
-  readonly resources?: { readonly cpuMillis?: number; readonly memoryBytes?: number };
 }
+
+export interface Instance {
+  readonly env: EnvView;
+  /** Entrypoint + command/args as the container runs them (already split into arguments). */
+  readonly command: readonly string[];
+  readonly resources?: Resources;
+}
+
+type Resources = { readonly cpuMillis?: number; readonly memoryBytes?: number };
+type Current = { -readonly [K in keyof PoolSettings]?: number };
 
 export interface BuiltWorkload {
   readonly workload: SourcedWorkloadSnapshot;
@@ -37,19 +49,62 @@ export interface BuiltWorkload {
 /** Env vars whose URL names the database user when no `account` key is set. */
 const URL_ENVS = ["DATABASE_URL", "SQLALCHEMY_DATABASE_URI"] as const;
 
+/**
+ * The workload at its most demanding across its instances: unknown workers anywhere make the count unknown (it is
+ * then not planned), else the most workers; the worst current settings (see worstCurrent); the largest limits.
+ */
 export function buildWorkload(f: WorkloadFacts): BuiltWorkload {
   const errors: OptionFinding[] = [];
   const warnings: OptionFinding[] = [];
-  const workers = detectWorkers(f);
+  const read = f.instances.map((i) => readInstance(f, i, errors, warnings));
+  const first = read[0];
+  if (!first) throw new Error(`internal: ${f.object} has no instance`);
+  const counts: (number | "unknown")[] = read.map((r) => r.workers.workers);
+  const workers = counts.some((n) => n === "unknown") ? "unknown" : Math.max(...(counts as number[]));
+  const current = worstCurrent(read.map((r) => r.current));
+  const resources = {
+    ...optional("cpuMillis", maxDefined(f.instances.map((i) => i.resources?.cpuMillis))),
+    ...optional("memoryBytes", maxDefined(f.instances.map((i) => i.resources?.memoryBytes))),
+  };
+  const { account, accountFrom } = accountOf(f, f.instances[0]?.env as EnvView);
+  const workload: SourcedWorkloadSnapshot = {
+    id: f.id,
+    kind: f.kind,
+    ...(f.options.database !== undefined ? { database: f.options.database } : {}),
+    ...(account !== undefined ? { account } : {}),
+    replicas: f.replicas,
+    ...(f.hpa ? { hpa: f.hpa } : {}),
+    rollout: f.rollout,
+    workers,
+    ...(Object.keys(resources).length > 0 ? { resources } : {}),
+    weight: f.options.weight,
+    ...(current && Object.keys(current).length > 0 ? { current } : {}),
+  };
+  return {
+    workload,
+    workersFrom: first.workers.from,
+    ...(accountFrom ? { accountFrom } : {}),
+    errors: dedupe(errors),
+    warnings: dedupe(warnings),
+  };
+}
+
+function readInstance(f: WorkloadFacts, i: Instance, errors: OptionFinding[], warnings: OptionFinding[]) {
+  const workers = detectWorkers({
+    object: f.object,
+    prefix: f.prefix,
+    options: f.options,
+    env: i.env,
+    command: i.command,
+  });
   errors.push(...workers.errors);
   warnings.push(...workers.warnings);
-
-  const current: { -readonly [K in keyof PoolSettings]?: number } = {};
+  const current: Current = {};
   for (const [field, name] of [
     ["poolSize", f.options.poolSizeEnv],
     ["maxOverflow", f.options.maxOverflowEnv],
   ] as const) {
-    const v = f.env.get(name);
+    const v = i.env.get(name);
     // Empty counts as unset: apps read these as `int(os.environ.get(...) or default)`.
     if (v === undefined || (v.kind === "value" && v.value.trim() === "")) continue;
     if (v.kind === "unreadable") {
@@ -72,43 +127,50 @@ export function buildWorkload(f: WorkloadFacts): BuiltWorkload {
       current[field] = n;
     }
   }
+  return { workers, current };
+}
 
-  let account = f.options.account;
-  let accountFrom = account !== undefined ? `${f.prefix}account` : undefined;
-  if (account === undefined) {
-    for (const name of URL_ENVS) {
-      const v = f.env.get(name);
-      const user = v?.kind === "value" ? userOf(v.value) : undefined;
-      if (user) {
-        account = user;
-        accountFrom = `user in env ${name}`;
-        break;
-      }
-    }
+/** The `account` key, else the user in the app's database URL. */
+function accountOf(f: WorkloadFacts, env: EnvView): { account?: string; accountFrom?: string } {
+  if (f.options.account !== undefined) return { account: f.options.account, accountFrom: `${f.prefix}account` };
+  for (const name of URL_ENVS) {
+    const v = env.get(name);
+    const user = v?.kind === "value" ? userOf(v.value) : undefined;
+    if (user) return { account: user, accountFrom: `user in env ${name}` };
   }
+  return {};
+}
 
-  const workload: SourcedWorkloadSnapshot = {
-    id: f.id,
-    kind: f.kind,
-    ...(f.options.database !== undefined ? { database: f.options.database } : {}),
-    ...(account !== undefined ? { account } : {}),
-    replicas: f.replicas,
-    ...(f.hpa ? { hpa: f.hpa } : {}),
-    rollout: f.rollout,
-    workers: workers.workers,
-    ...(f.resources && (f.resources.cpuMillis !== undefined || f.resources.memoryBytes !== undefined)
-      ? { resources: f.resources }
-      : {}),
-    weight: f.options.weight,
-    ...(Object.keys(current).length > 0 ? { current } : {}),
-  };
-  return {
-    workload,
-    workersFrom: workers.from,
-    ...(accountFrom ? { accountFrom } : {}),
-    errors,
-    warnings,
-  };
+/**
+ * The settings at their most demanding across instances: an unbounded one wins, then one with an unset value (the
+ * planner assumes SQLAlchemy's defaults for it), then the largest pool + overflow.
+ */
+function worstCurrent(all: readonly Current[]): Current | undefined {
+  const unbounded = all.find((c) => (c.poolSize !== undefined && c.poolSize <= 0) || (c.maxOverflow ?? 0) < 0);
+  if (unbounded) return unbounded;
+  const unset = all.find((c) => c.poolSize === undefined || c.maxOverflow === undefined);
+  if (unset) return unset.poolSize === undefined && unset.maxOverflow === undefined ? undefined : unset;
+  const cap = (c: Current) => (c.poolSize ?? 0) + (c.maxOverflow ?? 0);
+  return [...all].sort((a, b) => cap(b) - cap(a))[0];
+}
+
+function maxDefined(values: readonly (number | undefined)[]): number | undefined {
+  const defined = values.filter((v): v is number => v !== undefined);
+  return defined.length > 0 ? Math.max(...defined) : undefined;
+}
+
+function optional<K extends string>(key: K, v: number | undefined): { [P in K]?: number } {
+  return (v !== undefined ? { [key]: v } : {}) as { [P in K]?: number };
+}
+
+function dedupe<T>(xs: readonly T[]): T[] {
+  const seen = new Set<string>();
+  return xs.filter((x) => {
+    const k = JSON.stringify(x);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
 }
 
 /** The user of a `mysql://user:pw@host/db` style URL (any scheme with `mysql` in it); the password is never kept. */
