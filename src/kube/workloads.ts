@@ -1,11 +1,10 @@
-// Live objects -> the planner's workloads. The mapping of a Deployment/StatefulSet (+ the HPAs that target it) to a
-// WorkloadSnapshot is the one `pooltuner plan` uses for manifest files (src/sources/manifests.ts), so the
-// controller and `plan --kube` can never disagree with `plan` on files. Every problem becomes a finding on the
-// workload it belongs to; nothing throws.
+// Live objects -> the planner's workloads. A Deployment/StatefulSet (+ the HPAs that target it) goes through the same
+// intake as manifest files (readKubeWorkload in src/sources/manifests.ts), so the controller and `plan --kube` can
+// never disagree with `plan` on files. Every problem becomes a finding on the workload it belongs to; nothing throws.
 import { PREFIX, parseWorkloadOptions, type WorkloadOptions } from "../sources/annotations.js";
 import type { LoadedWorkload, SourceFinding } from "../sources/findings.js";
 import { kubeWorkloadId } from "../sources/identity.js";
-import { readManifests } from "../sources/manifests.js";
+import { readKubeWorkload } from "../sources/manifests.js";
 import {
   chosenContainerName,
   type HpaObject,
@@ -62,16 +61,14 @@ export function readWorkload(
   const name = o.metadata?.name ?? "";
   const key = keyOf(o, kind);
   const object = `${kind} ${namespace}/${name}`;
-  const parsed = parseWorkloadOptions(o.metadata?.annotations, "kubernetes", object);
-  const database = databaseOf(parsed.options, databases);
-  const errors: string[] = [];
-  const warnings: string[] = [];
-  const body = { ...o, kind, apiVersion: "apps/v1" };
+  // The same intake as manifest files; options are parsed there, once.
   const targeting = hpas.filter((h) => hpaTargetKey(h) === key);
-  const result = readManifests([{ file: key, docs: [body, ...targeting] }]);
-  for (const f of result.errors) errors.push(line(f));
-  for (const f of result.warnings) warnings.push(line(f));
-  const loaded = result.workloads[0];
+  const read = readKubeWorkload({ ...o, kind, apiVersion: "apps/v1" }, targeting, { file: key });
+  const parsed = { options: read.options };
+  const database = databaseOf(parsed.options, databases);
+  const errors = read.errors.map(line);
+  const warnings = read.warnings.map(line);
+  const loaded = read.loaded;
 
   let databaseKnown = false;
   if (parsed.options.enabled) {

@@ -2,7 +2,7 @@
 // HPAs (maxReplicas is planned for), annotations (DESIGN §4), the chosen container's env, command and limits.
 // ConfigMaps in the same files feed `configMapKeyRef` / `envFrom`; Secrets and field refs cannot be read.
 import type { Rollout } from "../core/index.js";
-import { parseWorkloadOptions } from "./annotations.js";
+import { parseWorkloadOptions, type WorkloadOptions } from "./annotations.js";
 import { inFile, type LoadedWorkload, type SourceFinding, type SourceResult } from "./findings.js";
 import { kubeWorkloadId, PREFIX } from "./identity.js";
 import { describe, parseCpuMillis, parseIntOrPercent, parseMemoryBytes } from "./quantity.js";
@@ -40,102 +40,179 @@ export function readManifests(files: readonly ManifestFile[]): SourceResult {
   const objects = collect(files, errors);
 
   const configMaps = new Map<string, Json>();
-  const hpas = new Map<string, { min: number; max: number; from: string }[]>();
   for (const o of objects) {
     if (o.kind === "ConfigMap") configMaps.set(`${o.namespace}/${o.name}`, isMap(o.body.data) ? o.body.data : {});
-    if (o.kind === "HorizontalPodAutoscaler") {
-      const hpa = readHpa(o, errors);
-      if (!hpa) continue;
-      const key = `${o.namespace}/${hpa.kind}/${hpa.name}`;
-      hpas.set(key, [...(hpas.get(key) ?? []), { min: hpa.min, max: hpa.max, from: `${o.file}: ${o.name}` }]);
-    }
   }
+  const hpas = objects.filter((o) => o.kind === "HorizontalPodAutoscaler");
+  // An HPA's own mistakes are reported with the workload it targets; one that targets nothing readable, here.
+  for (const h of hpas) if (!targetOf(h)) readHpa(h, errors);
 
   const workloads: LoadedWorkload[] = [];
   const seen = new Map<string, string>();
   for (const o of objects) {
     if (!WORKLOAD_KINDS.has(o.kind)) continue;
-    const object = `${o.kind} ${o.namespace}/${o.name}`;
-    const id = kubeWorkloadId(o.kind, o.namespace, o.name);
-    const fail = (field: string, message: string, value?: string) =>
-      errors.push({ file: o.file, object, field, message, ...(value !== undefined ? { value } : {}) });
-    const warn = (field: string, message: string) => warnings.push({ file: o.file, object, field, message });
-
-    const metadata = o.body.metadata as Json;
-    const parsed = parseWorkloadOptions(
-      isMap(metadata.annotations) ? metadata.annotations : undefined,
-      "kubernetes",
-      object,
-    );
-    errors.push(...parsed.errors.map((f) => inFile(o.file, f)));
-    warnings.push(...parsed.warnings.map((f) => inFile(o.file, f)));
-    if (!parsed.options.enabled) continue;
-    const first = seen.get(id);
-    if (first !== undefined) {
-      fail("metadata.name", `defined twice (also in ${first})`);
-      continue;
-    }
-    seen.set(id, o.file);
-
-    const spec = isMap(o.body.spec) ? o.body.spec : {};
-    const replicas = wholeNumber(spec.replicas, 1, "spec.replicas", fail);
-    const rollout = o.kind === "StatefulSet" ? ({ type: "Ordered" } as const) : deploymentRollout(spec, fail);
-
-    const hpaList = hpas.get(`${o.namespace}/${o.kind}/${o.name}`) ?? [];
-    if (hpaList.length > 1) {
-      warn(
-        "HorizontalPodAutoscaler",
-        `${hpaList.length} HPAs target it (${hpaList.map((h) => h.from).join(", ")}); planning for the largest maxReplicas`,
-      );
-    }
-    const hpa = hpaList.reduce<{ min: number; max: number } | undefined>(
-      (a, h) => (a === undefined || h.max > a.max ? { min: h.min, max: h.max } : a),
-      undefined,
-    );
-
-    const podSpec = isMap(spec.template) && isMap(spec.template.spec) ? spec.template.spec : undefined;
-    const containers = podSpec && Array.isArray(podSpec.containers) ? podSpec.containers.filter(isMap) : [];
-    if (containers.length === 0) {
-      fail("spec.template.spec.containers", "no containers");
-      continue;
-    }
-    const wanted = parsed.options.container;
-    const container = wanted === undefined ? containers[0] : containers.find((c) => c.name === wanted);
-    if (!container) {
-      fail(
-        `${PREFIX.kubernetes}container`,
-        `no container named "${wanted}" (containers: ${containers.map((c) => String(c.name)).join(", ")})`,
-        wanted,
-      );
-      continue;
-    }
-    const cpath = `spec.template.spec.containers[${String(container.name)}]`;
-    const env = containerEnv(container, o.namespace, configMaps, cpath, fail);
-    const unreadableEnvFrom = envFromUnreadable(container, o.namespace, configMaps);
-    for (const name of [parsed.options.poolSizeEnv, parsed.options.maxOverflowEnv]) {
-      if (!env.has(name) && unreadableEnvFrom.length > 0) {
-        env.set(name, { kind: "unreadable", from: `envFrom ${unreadableEnvFrom.join(", ")} (not in these files)` });
+    const r = readKubeObject(o, hpas, configMaps);
+    if (r.options.enabled) {
+      const id = kubeWorkloadId(o.kind, o.namespace, o.name);
+      const first = seen.get(id);
+      if (first !== undefined) {
+        const object = `${o.kind} ${o.namespace}/${o.name}`;
+        errors.push({ file: o.file, object, field: "metadata.name", message: `defined twice (also in ${first})` });
+        continue;
       }
+      seen.set(id, o.file);
     }
-    const command = [...strings(container.command), ...strings(container.args)].map((a) => expandKubeVars(a, env));
-    const resources = containerLimits(container, cpath, fail);
-
-    const built = buildWorkload({
-      id,
-      kind: o.kind as "Deployment" | "StatefulSet",
-      object,
-      prefix: PREFIX.kubernetes,
-      options: parsed.options,
-      instances: [{ env, command, resources }],
-      replicas,
-      ...(hpa ? { hpa: { minReplicas: hpa.min, maxReplicas: hpa.max } } : {}),
-      rollout,
-    });
-    errors.push(...built.errors.map((f) => inFile(o.file, f)));
-    warnings.push(...built.warnings.map((f) => inFile(o.file, f)));
-    workloads.push({ ...built, file: o.file, object, flavor: "kubernetes", options: parsed.options });
+    errors.push(...r.errors);
+    warnings.push(...r.warnings);
+    if (r.loaded) workloads.push(r.loaded);
   }
   return { workloads, errors, warnings };
+}
+
+/** One Deployment or StatefulSet read: its options (parsed once), the planner's view when enabled, and findings. */
+export interface KubeWorkloadRead {
+  readonly options: WorkloadOptions;
+  /** Absent when not enabled, or when it cannot be planned (see errors). */
+  readonly loaded?: LoadedWorkload;
+  readonly errors: readonly SourceFinding[];
+  readonly warnings: readonly SourceFinding[];
+}
+
+/**
+ * The one intake of a Kubernetes workload, for manifest files and the live cluster alike: `object` is a Deployment
+ * or StatefulSet as the API (or a file) has it, `hpas` every HPA that may target it (others are ignored). `file`
+ * names where it came from in findings; `configMaps` (namespace/name -> data) feed configMapKeyRef and envFrom.
+ */
+export function readKubeWorkload(
+  object: unknown,
+  hpas: readonly unknown[],
+  context: { readonly file?: string; readonly configMaps?: ReadonlyMap<string, Json> } = {},
+): KubeWorkloadRead {
+  const file = context.file ?? "";
+  const o = asKubeObject(object, file);
+  if (!o) throw new Error("readKubeWorkload: not a named Kubernetes object");
+  const hpaObjects = hpas.flatMap((h) => asKubeObject(h, file) ?? []);
+  return readKubeObject(o, hpaObjects, context.configMaps ?? new Map());
+}
+
+function asKubeObject(doc: unknown, file: string): KubeObject | undefined {
+  if (!isKubeDocument(doc)) return undefined;
+  const d = doc as Json;
+  const metadata = isMap(d.metadata) ? d.metadata : {};
+  if (typeof metadata.name !== "string" || metadata.name === "") return undefined;
+  const namespace =
+    typeof metadata.namespace === "string" && metadata.namespace !== "" ? metadata.namespace : DEFAULT_NAMESPACE;
+  return { file, kind: d.kind as string, apiVersion: d.apiVersion as string, namespace, name: metadata.name, body: d };
+}
+
+function readKubeObject(
+  o: KubeObject,
+  hpas: readonly KubeObject[],
+  configMaps: ReadonlyMap<string, Json>,
+): KubeWorkloadRead {
+  const errors: SourceFinding[] = [];
+  const warnings: SourceFinding[] = [];
+  const object = `${o.kind} ${o.namespace}/${o.name}`;
+  const fail = (field: string, message: string, value?: string) =>
+    errors.push({ file: o.file, object, field, message, ...(value !== undefined ? { value } : {}) });
+  const metadata = isMap(o.body.metadata) ? o.body.metadata : {};
+  const parsed = parseWorkloadOptions(
+    isMap(metadata.annotations) ? metadata.annotations : undefined,
+    "kubernetes",
+    object,
+  );
+  errors.push(...parsed.errors.map((f) => inFile(o.file, f)));
+  warnings.push(...parsed.warnings.map((f) => inFile(o.file, f)));
+  const result = (loaded?: LoadedWorkload): KubeWorkloadRead => ({
+    options: parsed.options,
+    ...(loaded ? { loaded } : {}),
+    errors,
+    warnings,
+  });
+  if (!parsed.options.enabled) return result();
+
+  const spec = isMap(o.body.spec) ? o.body.spec : {};
+  const replicas = wholeNumber(spec.replicas, 1, "spec.replicas", fail);
+  const rollout = o.kind === "StatefulSet" ? ({ type: "Ordered" } as const) : deploymentRollout(spec, fail);
+  const hpa = hpaOf(o, hpas, errors, warnings);
+  const container = chosenContainer(spec, parsed.options.container, fail);
+  if (!container) return result();
+  const cpath = `spec.template.spec.containers[${String(container.name)}]`;
+  const env = containerEnv(container, o.namespace, configMaps, cpath, fail);
+  const unreadableEnvFrom = envFromUnreadable(container, o.namespace, configMaps);
+  for (const name of [parsed.options.poolSizeEnv, parsed.options.maxOverflowEnv]) {
+    if (!env.has(name) && unreadableEnvFrom.length > 0) {
+      env.set(name, { kind: "unreadable", from: `envFrom ${unreadableEnvFrom.join(", ")} (not in these files)` });
+    }
+  }
+  const command = [...strings(container.command), ...strings(container.args)].map((a) => expandKubeVars(a, env));
+  const resources = containerLimits(container, cpath, fail);
+
+  const built = buildWorkload({
+    id: kubeWorkloadId(o.kind, o.namespace, o.name),
+    kind: o.kind as "Deployment" | "StatefulSet",
+    object,
+    prefix: PREFIX.kubernetes,
+    options: parsed.options,
+    instances: [{ env, command, resources }],
+    replicas,
+    ...(hpa ? { hpa: { minReplicas: hpa.min, maxReplicas: hpa.max } } : {}),
+    rollout,
+  });
+  errors.push(...built.errors.map((f) => inFile(o.file, f)));
+  warnings.push(...built.warnings.map((f) => inFile(o.file, f)));
+  return result({ ...built, file: o.file, object, flavor: "kubernetes", options: parsed.options });
+}
+
+/** The HPAs that target `o`: the largest maxReplicas is planned for; several are worth a warning. */
+function hpaOf(o: KubeObject, hpas: readonly KubeObject[], errors: SourceFinding[], warnings: SourceFinding[]) {
+  const mine = hpas.filter((h) => {
+    const t = targetOf(h);
+    return h.namespace === o.namespace && t?.kind === o.kind && t.name === o.name;
+  });
+  const list = mine.flatMap((h) => {
+    const r = readHpa(h, errors);
+    return r ? [{ min: r.min, max: r.max, from: `${h.file}: ${h.name}` }] : [];
+  });
+  if (list.length > 1) {
+    warnings.push({
+      file: o.file,
+      object: `${o.kind} ${o.namespace}/${o.name}`,
+      field: "HorizontalPodAutoscaler",
+      message: `${list.length} HPAs target it (${list.map((h) => h.from).join(", ")}); planning for the largest maxReplicas`,
+    });
+  }
+  return list.reduce<{ min: number; max: number } | undefined>(
+    (a, h) => (a === undefined || h.max > a.max ? { min: h.min, max: h.max } : a),
+    undefined,
+  );
+}
+
+function targetOf(h: KubeObject): { kind: string; name: string } | undefined {
+  const spec = isMap(h.body.spec) ? h.body.spec : {};
+  const ref = isMap(spec.scaleTargetRef) ? spec.scaleTargetRef : undefined;
+  return ref && typeof ref.kind === "string" && typeof ref.name === "string"
+    ? { kind: ref.kind, name: ref.name }
+    : undefined;
+}
+
+/** The container whose env is read and written: the named one, else the first. */
+function chosenContainer(spec: Json, wanted: string | undefined, fail: (f: string, m: string, v?: string) => void) {
+  const podSpec = isMap(spec.template) && isMap(spec.template.spec) ? spec.template.spec : undefined;
+  const containers = podSpec && Array.isArray(podSpec.containers) ? podSpec.containers.filter(isMap) : [];
+  if (containers.length === 0) {
+    fail("spec.template.spec.containers", "no containers");
+    return undefined;
+  }
+  const container = wanted === undefined ? containers[0] : containers.find((c) => c.name === wanted);
+  if (!container) {
+    fail(
+      `${PREFIX.kubernetes}container`,
+      `no container named "${wanted}" (containers: ${containers.map((c) => String(c.name)).join(", ")})`,
+      wanted,
+    );
+  }
+  return container;
 }
 
 /** Flatten documents and `List`s into objects with a name; report the ones that cannot be identified. */

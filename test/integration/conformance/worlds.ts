@@ -20,6 +20,7 @@ import {
   createNamespace,
   getDeployment,
   mergePatch,
+  replicaSets,
   rolledOut,
   runController,
   seedApp,
@@ -61,7 +62,7 @@ export interface World {
   pool(scope: string): Promise<string>;
   /** Changes with any write to the app: resourceVersion (Kubernetes), the container ids (compose). */
   version(scope: string): Promise<string>;
-  /** Changes only when the app is restarted: generation (Kubernetes), the container ids (compose). */
+  /** Changes only when the app is restarted: its ReplicaSets (Kubernetes), the container ids (compose). */
   specVersion(scope: string): Promise<string>;
   /** Whatever the world does on its own after a change has finished (a Deployment's rollout status). */
   settle(scope: string): Promise<void>;
@@ -161,8 +162,12 @@ spec:
   async version(ns: string) {
     return (await getDeployment(this.c, ns, "app")).metadata?.resourceVersion ?? "";
   }
+  /** The ReplicaSets: a new one is a rollout (annotations, the status included, bump a Deployment's generation). */
   async specVersion(ns: string) {
-    return String((await getDeployment(this.c, ns, "app")).metadata?.generation ?? "");
+    return (await replicaSets(this.c, ns, "app"))
+      .map((r) => r.metadata?.name)
+      .sort()
+      .join(" ");
   }
   async settle(ns: string) {
     await rolledOut(this.c, ns, "app");
