@@ -60,7 +60,6 @@ export function readWorkload(
   const namespace = o.metadata?.namespace ?? "default";
   const name = o.metadata?.name ?? "";
   const key = keyOf(o, kind);
-  const object = `${kind} ${namespace}/${name}`;
   // The same intake as manifest files; options are parsed there, once.
   const targeting = hpas.filter((h) => hpaTargetKey(h) === key);
   const read = readKubeWorkload({ ...o, kind, apiVersion: "apps/v1" }, targeting, { file: key });
