@@ -10,23 +10,14 @@ import { DatabaseMonitor } from "../runtime/database-monitor.js";
 import { startHttpServer } from "../runtime/http-server.js";
 import type { Logger } from "../runtime/logger.js";
 import { Metrics } from "../runtime/metrics.js";
+import { Poller } from "../runtime/poller.js";
 import { WorkQueue } from "../runtime/work-queue.js";
-import { kubeWorkloadId } from "../sources/identity.js";
 import { ClusterCache } from "./cluster-cache.js";
 import { EventRecorder, errorSummary } from "./events.js";
-import type { InformerEvent } from "./informer.js";
-import { LeaderElector } from "./leader.js";
+import { leadership } from "./leadership.js";
 import { KubeMetrics } from "./metrics.js";
-import {
-  type HpaObject,
-  hasPooltunerKeys,
-  hpaTargetKey,
-  keyOf,
-  type WorkloadKind,
-  type WorkloadObject,
-} from "./objects.js";
-import { DatabaseReconciler, type WorkloadRef } from "./reconciler.js";
-import { databaseOf, optionsOf } from "./workloads.js";
+import { DatabaseReconciler } from "./reconciler.js";
+import { WorkloadRouter } from "./routing.js";
 
 /** Databases probed at once. */
 const POLL_CONCURRENCY = 8;
@@ -91,247 +82,33 @@ export interface RunningController {
 }
 
 export async function startController(o: ControllerOptions): Promise<RunningController> {
-  const log = o.log;
-  const identity = o.identity ?? `${hostname()}-${randomBytes(3).toString("hex")}`;
+  const parts = buildParts(o);
+  const { log, identity, kubeMetrics, cache, queue, reconciler, poller, router, signal } = parts;
   const databases = o.config.databases.map((d) => d.name);
-  const abort = new AbortController();
-  const signal = abort.signal;
-  const metrics = new Metrics();
-  const kubeMetrics = new KubeMetrics(metrics.registry);
-  let writes = 0;
-  let leading = !o.leaderElection.enabled;
-  kubeMetrics.leader.set(leading ? 1 : 0);
-
-  const monitor = new DatabaseMonitor(o.config.databases, { windowMs: o.unmanagedWindowMs, now: Date.now });
-  const polledOnce = new Set<string>();
-  const events = new EventRecorder({
-    kubeConfig: o.kubeConfig,
-    instance: identity,
-    log,
-    onWrite: (_type, _reason, ok) => {
-      writes += 1;
-      kubeMetrics.writes.inc({ what: "event", result: ok ? "ok" : "error" });
-    },
-  });
-  const queue = new WorkQueue({
-    debounceMs: o.debounceMs,
-    baseBackoffMs: 1_000,
-    maxBackoffMs: 60_000,
-    signal,
-    onError: (key, err, retryInMs) =>
-      log.warn({ database: key, err: errorSummary(err), retryInMs }, "reconcile failed; retrying"),
-  });
-
-  // Which database key each annotated workload was last routed to, so a changed or removed annotation also
-  // re-plans the database it left.
-  const routed = new Map<string, string>();
-  // ...and the inverse, so a reconcile visits only its database's workloads, not the whole cache.
-  const byDatabase = new Map<string, Map<string, WorkloadRef>>();
-  const route = (key: string, database: string | undefined, ref: WorkloadRef) => {
-    const before = routed.get(key);
-    if (before !== undefined && before !== database) byDatabase.get(before)?.delete(key);
-    if (database === undefined) {
-      routed.delete(key);
-      return;
-    }
-    routed.set(key, database);
-    if (!byDatabase.has(database)) byDatabase.set(database, new Map());
-    byDatabase.get(database)?.set(key, ref);
-  };
-  const routeWorkload = (kind: WorkloadKind, event: InformerEvent, obj: WorkloadObject) => {
-    const key = keyOf(obj, kind);
-    const ref = { kind, namespace: obj.metadata?.namespace ?? "default", name: obj.metadata?.name ?? "" };
-    const before = routed.get(key);
-    if (event === "delete" || !hasPooltunerKeys(obj)) {
-      route(key, undefined, ref);
-      if (before !== undefined) {
-        queue.add(before);
-        forgetWorkload(kind, obj, before);
-      }
-      return;
-    }
-    const now = databaseOf(optionsOf(obj, kind), databases) ?? "";
-    route(key, now, ref);
-    queue.add(now);
-    if (before !== undefined && before !== now) queue.add(before);
-  };
-  // A workload that left: drop its series and remembered events, so neither grows with churn.
-  const forgetWorkload = (kind: WorkloadKind, obj: WorkloadObject, database: string) => {
-    const ns = obj.metadata?.namespace ?? "default";
-    const name = obj.metadata?.name ?? "";
-    const labels = { workload: kubeWorkloadId(kind, ns, name), database };
-    for (const g of [
-      metrics.currentPeak,
-      metrics.recommendedPeak,
-      metrics.recommendedPoolSize,
-      metrics.recommendedMaxOverflow,
-      kubeMetrics.rollingOut,
-      kubeMetrics.pending,
-    ]) {
-      g.remove(labels);
-    }
-    kubeMetrics.invalid.remove({ workload: labels.workload });
-    events.forget({ kind, apiVersion: "apps/v1", namespace: ns, name });
-  };
-  const routeHpa = (_event: InformerEvent, h: HpaObject) => {
-    const target = hpaTargetKey(h);
-    const db = target ? routed.get(target) : undefined;
-    if (db !== undefined) queue.add(db);
-  };
-
-  const cache = new ClusterCache({
-    kubeConfig: o.kubeConfig,
-    namespaces: o.namespaces,
-    ...(o.labelSelector ? { labelSelector: o.labelSelector } : {}),
-    onWorkload: routeWorkload,
-    onHpa: routeHpa,
-    onSynced: (informer) => log.debug({ informer }, "cache synced"),
-    onRestart: (informer, reason, err, delayMs) => {
-      kubeMetrics.informerRestarts.inc({ informer, reason });
-      log.warn({ informer, reason, err: errorSummary(err), delayMs }, "restarting list/watch");
-    },
-    ...(o.watchdogMs !== undefined ? { watchdogMs: o.watchdogMs } : {}),
-  });
-
-  const reconciler = new DatabaseReconciler({
-    kubeConfig: o.kubeConfig,
-    cache,
-    membersOf: (database) => byDatabase.get(database)?.values() ?? [],
-    monitor,
-    databases,
-    policy: o.config.policy,
-    damping: o.damping,
-    ...(o.failureBackoffMs !== undefined ? { failureBackoffMs: o.failureBackoffMs } : {}),
-    updateMode: o.updateMode,
-    rolloutTimeoutMs: o.rolloutTimeoutMs,
-    rolloutCheckMs: o.rolloutCheckMs,
-    // A probe takes at most ~10 s (connect + query timeouts); beyond that its last answer is stale.
-    probeMaxAgeMs: Math.max(3 * o.pollIntervalMs, 30_000),
-    events,
-    metrics,
-    kubeMetrics,
-    onWrite: () => {
-      writes += 1;
-    },
-    log,
-    isLeader: () => leading && !signal.aborted,
-  });
-
   const enqueueAll = () => {
     for (const db of databases) queue.add(db);
-    for (const key of new Set(routed.values())) queue.add(key);
-  };
-
-  // Probe every database each interval (leader only: standbys would only add load on the servers).
-  const pollOnce = async (db: string) => {
-    const changed = await monitor.poll(db);
-    const st = monitor.status(db);
-    if (st && !st.ok) log.warn({ database: db, kind: st.kind, err: st.message }, "database probe failed");
-    if (changed || !polledOnce.has(db)) queue.add(db);
-    polledOnce.add(db);
-  };
-  let pollTimer: NodeJS.Timeout | undefined;
-  let polling = false;
-  const pollLoop = async () => {
-    if (signal.aborted || !leading || polling) return;
-    polling = true;
-    try {
-      // A few at a time: each probe is a connection, and many configured databases may share one server.
-      let next = 0;
-      await Promise.all(
-        Array.from({ length: Math.min(POLL_CONCURRENCY, databases.length) }, async () => {
-          while (next < databases.length && !signal.aborted) await pollOnce(databases[next++] as string);
-        }),
-      );
-    } finally {
-      polling = false;
-    }
-  };
-  const startPolling = () => {
-    void pollLoop();
-    pollTimer ??= setInterval(() => void pollLoop(), o.pollIntervalMs);
+    for (const key of router.keys()) queue.add(key);
   };
   const resyncTimer = setInterval(() => {
-    if (leading) enqueueAll();
+    if (parts.leading) enqueueAll();
   }, o.resyncMs);
-
   cache.start();
   queue.start((key) => reconciler.reconcile(key));
 
-  let resolveDone: (v: "stopped" | "lost") => void = () => {};
-  const done = new Promise<"stopped" | "lost">((r) => {
-    resolveDone = r;
-  });
-  let releaseLease = true;
-  const elector = o.leaderElection.enabled
-    ? new LeaderElector({
-        kubeConfig: o.kubeConfig,
-        namespace: o.leaderElection.namespace,
-        name: o.leaderElection.name,
-        identity,
-        leaseDurationMs: o.leaderElection.leaseDurationMs,
-        renewDeadlineMs: o.leaderElection.renewDeadlineMs,
-        retryPeriodMs: o.leaderElection.retryPeriodMs,
-        log,
-        shouldRelease: () => releaseLease,
-      })
-    : undefined;
-
-  let stopping: Promise<void> | undefined;
-  const shutdown = (outcome: "stopped" | "lost"): Promise<void> => {
-    stopping ??= (async () => {
-      leading = false;
-      kubeMetrics.leader.set(0);
-      abort.abort();
-      if (pollTimer) clearInterval(pollTimer);
-      clearInterval(resyncTimer);
-      await electorRun;
-      await cache.stop();
-      await httpServer?.close();
-      log.info({ identity, outcome }, "controller stopped");
-      resolveDone(outcome);
-    })();
-    return stopping;
-  };
-
-  let electorRun: Promise<unknown> = Promise.resolve();
-  if (elector) {
-    electorRun = elector
-      .run(signal, {
-        onStartedLeading: () => {
-          leading = true;
-          kubeMetrics.leader.set(1);
-          startPolling();
-          enqueueAll();
-        },
-        onStoppedLeading: (reason) => {
-          leading = false;
-          kubeMetrics.leader.set(0);
-          log.info({ identity, reason }, "stopped leading");
-        },
-      })
-      .then((how) => {
-        if (how === "lost") void shutdown("lost");
-      });
-  } else {
-    startPolling();
+  const lease = leadership(o, parts, () => {
+    poller.start();
     enqueueAll();
-  }
-
-  const ready = () => cache.hasSynced() && (!leading || databases.every((db) => polledOnce.has(db))) && !signal.aborted;
+  });
+  const ready = () => cache.hasSynced() && (!parts.leading || poller.allPolled()) && !signal.aborted;
   const healthy = () => !signal.aborted && cache.maxIdleMs() < 4 * (o.watchdogMs ?? 120_000);
-  const httpServer = o.http
-    ? await startHttpServer({
-        port: o.http.port,
-        ...(o.http.host ? { host: o.http.host } : {}),
-        metrics,
-        healthy,
-        ready,
-      })
-    : undefined;
+  const httpServer = o.http ? await startHttpServer({ ...o.http, metrics: parts.metrics, healthy, ready }) : undefined;
+  lease.onStop(async () => {
+    clearInterval(resyncTimer);
+    await cache.stop();
+    await httpServer?.close();
+  });
   const address = httpServer?.server.address();
   const port = typeof address === "object" && address ? address.port : undefined;
-
   log.info(
     {
       identity,
@@ -343,22 +120,104 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
     },
     "controller started",
   );
-
+  kubeMetrics.leader.set(parts.leading ? 1 : 0);
   return {
     identity,
-    metrics,
+    metrics: parts.metrics,
     reconciler,
     cache,
-    done,
+    done: lease.done,
     ...(port !== undefined ? { port } : {}),
-    isLeader: () => leading && !signal.aborted,
+    isLeader: () => parts.leading && !signal.aborted,
     ready,
-    writes: () => writes,
+    writes: () => parts.writes,
     idle: () => queue.idle(),
-    stop: () => shutdown("stopped"),
-    kill: () => {
-      releaseLease = false;
-      return shutdown("stopped");
-    },
+    stop: () => lease.shutdown("stopped"),
+    kill: () => lease.shutdown("stopped", { release: false }),
   };
+}
+
+/** The controller's parts, wired; `leading` and `writes` change as it runs. */
+function buildParts(o: ControllerOptions) {
+  const log = o.log;
+  const identity = o.identity ?? `${hostname()}-${randomBytes(3).toString("hex")}`;
+  const databases = o.config.databases.map((d) => d.name);
+  const abort = new AbortController();
+  const signal = abort.signal;
+  const metrics = new Metrics();
+  const kubeMetrics = new KubeMetrics(metrics.registry);
+  const state = { leading: !o.leaderElection.enabled, writes: 0 };
+  const monitor = new DatabaseMonitor(o.config.databases, { windowMs: o.unmanagedWindowMs, now: Date.now });
+  const events = new EventRecorder({
+    kubeConfig: o.kubeConfig,
+    instance: identity,
+    log,
+    onWrite: (_type, _reason, ok) => {
+      state.writes += 1;
+      kubeMetrics.writes.inc({ what: "event", result: ok ? "ok" : "error" });
+    },
+  });
+  const queue = new WorkQueue({
+    debounceMs: o.debounceMs,
+    baseBackoffMs: 1_000,
+    maxBackoffMs: 60_000,
+    signal,
+    onError: (key, err, retryInMs) =>
+      log.warn({ database: key, err: errorSummary(err), retryInMs }, "reconcile failed; retrying"),
+  });
+  const enqueue = (db: string) => queue.add(db);
+  const router = new WorkloadRouter({ databases, enqueue, metrics, kubeMetrics, events });
+  const cache = new ClusterCache({
+    kubeConfig: o.kubeConfig,
+    namespaces: o.namespaces,
+    ...(o.labelSelector ? { labelSelector: o.labelSelector } : {}),
+    onWorkload: (kind, event, obj) => router.onWorkload(kind, event, obj),
+    onHpa: (event, h) => router.onHpa(event, h),
+    onSynced: (informer) => log.debug({ informer }, "cache synced"),
+    onRestart: (informer, reason, err, delayMs) => {
+      kubeMetrics.informerRestarts.inc({ informer, reason });
+      log.warn({ informer, reason, err: errorSummary(err), delayMs }, "restarting list/watch");
+    },
+    ...(o.watchdogMs !== undefined ? { watchdogMs: o.watchdogMs } : {}),
+  });
+  const reconciler = new DatabaseReconciler({
+    ...o,
+    cache,
+    membersOf: (database) => router.membersOf(database),
+    monitor,
+    databases,
+    policy: o.config.policy,
+    // A probe takes at most ~10 s (connect + query timeouts); beyond that its last answer is stale.
+    probeMaxAgeMs: Math.max(3 * o.pollIntervalMs, 30_000),
+    events,
+    metrics,
+    kubeMetrics,
+    onWrite: () => {
+      state.writes += 1;
+    },
+    isLeader: () => state.leading && !signal.aborted,
+  });
+  // Leader only: standbys would only add load on the servers.
+  const poller = new Poller({
+    monitor,
+    intervalMs: o.pollIntervalMs,
+    concurrency: POLL_CONCURRENCY,
+    enqueue,
+    log,
+    signal,
+    active: () => state.leading,
+  });
+  return Object.assign(state, {
+    log,
+    identity,
+    abort,
+    signal,
+    metrics,
+    kubeMetrics,
+    queue,
+    router,
+    cache,
+    reconciler,
+    poller,
+  });
 }
