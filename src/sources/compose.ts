@@ -37,17 +37,7 @@ export async function readCompose(input: ComposeInput): Promise<SourceResult> {
   const workloads: LoadedWorkload[] = [];
   const data = input.data as Json;
 
-  // The project's .env feeds interpolation only; the shell environment wins over it.
-  const dotenvPath = join(dir, ".env");
-  const dotenvText = await readOptional(dotenvPath);
-  let dotenv: ReadonlyMap<string, string> = new Map();
-  if (dotenvText instanceof Error) {
-    errors.push({ file: dotenvPath, message: `cannot read: ${dotenvText.message}` });
-  } else if (dotenvText !== undefined) {
-    const parsedEnv = parseEnvFile(dotenvText, (name) => input.environment[name]);
-    dotenv = parsedEnv.vars;
-    for (const e of parsedEnv.errors) errors.push({ file: `${dotenvPath}:${e.line}`, message: e.message });
-  }
+  const dotenv = await readDotenv(dir, input.environment, errors);
   const lookup: Lookup = (name) => input.environment[name] ?? dotenv.get(name);
 
   // Each finding names the field the variable sits in, e.g. `environment.DB_POOL_SIZE`.
@@ -87,26 +77,7 @@ export async function readCompose(input: ComposeInput): Promise<SourceResult> {
     const fail = (field: string, message: string) => errors.push({ file, object, field, message });
     const deploy = isMap(def.deploy) ? def.deploy : {};
 
-    const env = new Map<string, EnvValue>();
-    for (const entry of envFileEntries(def.env_file, (m) => fail("env_file", m))) {
-      const path = resolve(dir, entry.path);
-      const shown = join(dir, entry.path);
-      const text = await readOptional(path);
-      if (text instanceof Error) {
-        fail("env_file", `cannot read ${shown}: ${text.message}`);
-        continue;
-      }
-      if (text === undefined) {
-        if (entry.required) fail("env_file", `${shown} does not exist`);
-        continue;
-      }
-      const parsedFile = parseEnvFile(text, lookup);
-      for (const e of parsedFile.errors) errors.push({ file: `${shown}:${e.line}`, object, message: e.message });
-      for (const [k, v] of parsedFile.vars) env.set(k, { kind: "value", value: v });
-    }
-    for (const [k, v] of environmentEntries(def.environment, lookup, (m) => fail("environment", m))) {
-      env.set(k, { kind: "value", value: v });
-    }
+    const env = await serviceEnv(def, dir, lookup, (e) => errors.push({ ...e, object }), fail);
 
     const replicas = replicaCount(deploy, def, fail, (f, m) => warnings.push({ file, object, field: f, message: m }));
     const resources = limits(deploy, def, fail);
@@ -129,6 +100,54 @@ export async function readCompose(input: ComposeInput): Promise<SourceResult> {
     workloads.push({ ...built, file, object, flavor: "docker", options: parsed.options });
   }
   return { workloads, errors, warnings };
+}
+
+/** The project's .env feeds interpolation only; the shell environment wins over it. */
+async function readDotenv(
+  dir: string,
+  environment: ComposeInput["environment"],
+  errors: SourceFinding[],
+): Promise<ReadonlyMap<string, string>> {
+  const path = join(dir, ".env");
+  const text = await readOptional(path);
+  if (text instanceof Error) {
+    errors.push({ file: path, message: `cannot read: ${text.message}` });
+    return new Map();
+  }
+  if (text === undefined) return new Map();
+  const parsed = parseEnvFile(text, (name) => environment[name]);
+  for (const e of parsed.errors) errors.push({ file: `${path}:${e.line}`, message: e.message });
+  return parsed.vars;
+}
+
+/** The service's env as compose builds it: `env_file` entries in order, then `environment` (which wins). */
+async function serviceEnv(
+  def: Json,
+  dir: string,
+  lookup: Lookup,
+  fileError: (f: { file: string; message: string }) => void,
+  fail: (field: string, message: string) => void,
+): Promise<Map<string, EnvValue>> {
+  const env = new Map<string, EnvValue>();
+  for (const entry of envFileEntries(def.env_file, (m) => fail("env_file", m))) {
+    const shown = join(dir, entry.path);
+    const text = await readOptional(resolve(dir, entry.path));
+    if (text instanceof Error) {
+      fail("env_file", `cannot read ${shown}: ${text.message}`);
+      continue;
+    }
+    if (text === undefined) {
+      if (entry.required) fail("env_file", `${shown} does not exist`);
+      continue;
+    }
+    const parsedFile = parseEnvFile(text, lookup);
+    for (const e of parsedFile.errors) fileError({ file: `${shown}:${e.line}`, message: e.message });
+    for (const [k, v] of parsedFile.vars) env.set(k, { kind: "value", value: v });
+  }
+  for (const [k, v] of environmentEntries(def.environment, lookup, (m) => fail("environment", m))) {
+    env.set(k, { kind: "value", value: v });
+  }
+  return env;
 }
 
 /** compose's rule: lowercase, only [a-z0-9_-], from `name:` or the directory's name. */

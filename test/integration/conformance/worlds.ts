@@ -279,7 +279,7 @@ export class ComposeWorld implements World {
       pollIntervalMs: 500,
       resyncIntervalMs: 1_000,
       unmanagedWindowMs: 0,
-      recreate: { settleMs: 1_000, startTimeoutMs: 30_000 },
+      recreate: { settleMs: 500, startTimeoutMs: 30_000 },
       failureBackoffMs: o.failureBackoffMs ?? 60_000,
       logger: createLogger({ level: process.env.POOLTUNER_TEST_LOG ?? "silent", name: "compose-test" }),
       metrics: new Metrics(),
