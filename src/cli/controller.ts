@@ -20,6 +20,7 @@ interface ControllerFlags {
   labelSelector?: string;
   updateMode: UpdateMode;
   pollInterval: string;
+  failureBackoff: string;
   cooldown: string;
   minGain: string;
   rolloutTimeout: string;
@@ -76,6 +77,11 @@ export function registerControllerCommand(program: Command, setCode: (code: numb
         .default("auto"),
     )
     .option("--poll-interval <duration>", "probe the databases this often", "15s")
+    .option(
+      "--failure-backoff <duration>",
+      "after a refused patch, wait this long before trying the same change",
+      "15m",
+    )
     .option("--cooldown <duration>", "an increase waits this long after the workload last changed", "10m")
     .option("--min-gain <n>", "an increase must raise pool_size+max_overflow by at least this", "1")
     .option("--rollout-timeout <duration>", "report a rollout not complete after this and stop waiting for it", "10m")
@@ -133,6 +139,7 @@ async function runController(flags: ControllerFlags): Promise<number> {
     ...(flags.labelSelector ? { labelSelector: flags.labelSelector } : {}),
     updateMode: flags.updateMode,
     pollIntervalMs: duration(flags.pollInterval, "--poll-interval"),
+    failureBackoffMs: duration(flags.failureBackoff, "--failure-backoff"),
     damping: {
       ...DEFAULT_DAMPING,
       cooldownMs: duration(flags.cooldown, "--cooldown"),
