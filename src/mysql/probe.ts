@@ -120,44 +120,15 @@ async function read(query: (sql: string) => Promise<Row[]>, target: string): Pro
   const grants = (await query("SHOW GRANTS")).map((r) => String(Object.values(r)[0] ?? ""));
   const hasProcess = grants.some(grantsGlobalProcess);
 
-  // Usage: performance_schema.accounts when on and readable (MariaDB ships it off), else PROCESSLIST.
-  let visibility: Visibility | undefined;
-  let connectionsByUser: Record<string, number> = {};
-  if (int(basics.performance_schema, "@@performance_schema", target) === 1) {
-    const rows = await optional(() =>
-      query(
-        "SELECT USER AS user, SUM(CURRENT_CONNECTIONS) AS n FROM performance_schema.accounts " +
-          "WHERE USER IS NOT NULL GROUP BY USER ORDER BY USER",
-      ),
-    );
-    if (rows && rows.length > 0) {
-      connectionsByUser = countsFrom(rows, target);
-      const own = (connectionsByUser[loginUser] ?? 1) - 1; // the probe's own connection
-      if (own > 0) connectionsByUser[loginUser] = own;
-      else delete connectionsByUser[loginUser];
-      visibility = "performance_schema";
-    } else if (rows) {
-      warnings.push(
-        "performance_schema.accounts is empty (accounts instrumentation off?); counted connections from PROCESSLIST",
-      );
-    }
-  }
-  if (!visibility) {
-    const rows = await query(
-      "SELECT USER AS user, COUNT(*) AS n FROM information_schema.PROCESSLIST " +
-        `WHERE ID <> ${connectionId} AND COMMAND <> 'Daemon' AND USER <> 'system user' GROUP BY USER ORDER BY USER`,
-    );
-    connectionsByUser = countsFrom(rows, target);
-    const seesOthers = Object.keys(connectionsByUser).some((u) => u !== loginUser);
-    visibility = hasProcess || seesOthers ? "processlist" : "own-account-only";
-    if (visibility === "own-account-only") {
-      warnings.push(
-        `account ${account.user}@${account.host} lacks the PROCESS privilege and sees only its own connections; ` +
-          `other clients are invisible (server-wide Threads_connected is ${threadsConnected}). ` +
-          "Grant it: GRANT PROCESS ON *.* TO the monitoring account.",
-      );
-    }
-  }
+  const { visibility, connectionsByUser } = await readUsage(query, target, {
+    performanceSchema: int(basics.performance_schema, "@@performance_schema", target) === 1,
+    loginUser,
+    connectionId,
+    hasProcess,
+    describeOwn: `account ${account.user}@${account.host}`,
+    threadsConnected,
+    warnings,
+  });
 
   const limits = await readAccountLimits(query, target);
   let accountLimits = limits ?? [];
@@ -186,6 +157,65 @@ async function read(query: (sql: string) => Promise<Row[]>, target: string): Pro
     accountLimitsReadable: limits !== undefined,
     warnings,
   };
+}
+
+/**
+ * Connections per user: performance_schema.accounts when on and readable (MariaDB ships it off), else PROCESSLIST.
+ * Without PROCESS only the probe's own account is visible: said in a warning.
+ */
+async function readUsage(
+  query: (sql: string) => Promise<Row[]>,
+  target: string,
+  c: {
+    performanceSchema: boolean;
+    loginUser: string;
+    connectionId: number;
+    hasProcess: boolean;
+    describeOwn: string;
+    threadsConnected: number;
+    warnings: string[];
+  },
+): Promise<{ visibility: Visibility; connectionsByUser: Record<string, number> }> {
+  const { loginUser, connectionId, hasProcess, threadsConnected, warnings } = c;
+  let visibility: Visibility | undefined;
+  let connectionsByUser: Record<string, number> = {};
+  if (c.performanceSchema) {
+    const rows = await optional(() =>
+      query(
+        "SELECT USER AS user, SUM(CURRENT_CONNECTIONS) AS n FROM performance_schema.accounts " +
+          "WHERE USER IS NOT NULL GROUP BY USER ORDER BY USER",
+      ),
+    );
+    if (rows && rows.length > 0) {
+      connectionsByUser = countsFrom(rows, target);
+      const own = (connectionsByUser[loginUser] ?? 1) - 1; // the probe's own connection
+      if (own > 0) connectionsByUser[loginUser] = own;
+      else delete connectionsByUser[loginUser];
+      visibility = "performance_schema";
+    } else if (rows) {
+      warnings.push(
+        "performance_schema.accounts is empty (accounts instrumentation off?); counted connections from PROCESSLIST",
+      );
+    }
+  }
+  if (!visibility) {
+    const rows = await query(
+      "SELECT USER AS user, COUNT(*) AS n FROM information_schema.PROCESSLIST " +
+        `WHERE ID <> ${connectionId} AND COMMAND <> 'Daemon' AND USER <> 'system user' GROUP BY USER ORDER BY USER`,
+    );
+    connectionsByUser = countsFrom(rows, target);
+    const seesOthers = Object.keys(connectionsByUser).some((u) => u !== loginUser);
+    visibility = hasProcess || seesOthers ? "processlist" : "own-account-only";
+    if (visibility === "own-account-only") {
+      warnings.push(
+        `${c.describeOwn} lacks the PROCESS privilege and sees only its own connections; ` +
+          `other clients are invisible (server-wide Threads_connected is ${threadsConnected}). ` +
+          "Grant it: GRANT PROCESS ON *.* TO the monitoring account.",
+      );
+    }
+  }
+
+  return { visibility, connectionsByUser };
 }
 
 // mysql.user is a table on MySQL and a view over mysql.global_priv on MariaDB ≥ 10.4; read whichever is allowed.
