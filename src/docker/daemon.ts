@@ -14,6 +14,7 @@ import type { PassReport } from "../runtime/pass-types.js";
 import { errText, ReconcilePass } from "../runtime/reconcile-pass.js";
 import { sleep } from "../runtime/sleep.js";
 import { type ReconcileResult, WorkQueue } from "../runtime/work-queue.js";
+import { PREFIX } from "../sources/identity.js";
 import { ComposeActuator } from "./actuator.js";
 import type { EnvFileLocation } from "./env-file.js";
 import { watchContainerEvents } from "./events.js";
@@ -69,6 +70,7 @@ export class ComposeDaemon {
         docker: o.docker,
         databases: this.monitor.names(),
         ...(o.projects ? { projects: o.projects } : {}),
+        addressOf: (db) => this.monitor.address(db),
         logger: o.logger,
       }),
       actuator: new ComposeActuator(o),
@@ -82,6 +84,7 @@ export class ComposeDaemon {
       metrics: o.metrics,
       log: o.logger,
       now: this.now,
+      accountKey: `${PREFIX.docker}account label`,
     });
   }
 

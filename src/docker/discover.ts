@@ -4,6 +4,7 @@
 // A failed list or inspect throws: "the Engine did not answer" must never look like "no workloads" (STYLE).
 import type Docker from "dockerode";
 import type { PoolSettings, WorkloadSnapshot } from "../core/index.js";
+import { type DatabaseAddress, settleAccount } from "../sources/account.js";
 import { formatOptionFinding, PREFIX, parseWorkloadOptions, type WorkloadOptions } from "../sources/annotations.js";
 import { parseWholeNumber } from "../sources/quantity.js";
 import type { EnvValue } from "../sources/workers.js";
@@ -53,6 +54,8 @@ export interface DiscoverOptions {
   readonly databases: readonly string[];
   /** Only these compose projects, when given. */
   readonly projects?: readonly string[];
+  /** host:port of each configured database: picks the account when a service's env has URLs with several users. */
+  readonly addressOf?: (database: string) => DatabaseAddress | undefined;
 }
 
 export async function discover(docker: Docker, options: DiscoverOptions): Promise<Discovery> {
@@ -164,7 +167,10 @@ function describeService(
   });
   errors.push(...built.errors.map(formatOptionFinding));
   warnings.push(...built.warnings.map(formatOptionFinding));
-  const workload: WorkloadSnapshot = { ...built.workload, database };
+  // Several database users in the env: the one whose URL points at this database (sources/account.ts).
+  const settled = settleAccount(built, options.addressOf?.(database), PREFIX.docker);
+  if (settled.warning) warnings.push(`${object}: ${settled.warning}`);
+  const workload: WorkloadSnapshot = { ...settled.built.workload, database };
   return { ...base, workload, errors: dedupe(errors), warnings: dedupe(warnings) };
 }
 

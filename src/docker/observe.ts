@@ -7,6 +7,7 @@ import type Docker from "dockerode";
 import { type LogLevel, LogOnce } from "../runtime/log-once.js";
 import type { Logger } from "../runtime/logger.js";
 import type { ConditionReason, Notices, ObservedWorkload, Observer } from "../runtime/pass-types.js";
+import type { DatabaseAddress } from "../sources/account.js";
 import { type DiscoveredService, discover } from "./discover.js";
 
 export type DockerWorkload = DiscoveredService & ObservedWorkload;
@@ -15,6 +16,8 @@ export interface DockerObserverOptions {
   readonly docker: Docker;
   readonly databases: readonly string[];
   readonly projects?: readonly string[];
+  /** host:port of each configured database: picks the account when a service's env has URLs with several users. */
+  readonly addressOf: (database: string) => DatabaseAddress | undefined;
   readonly logger: Logger;
 }
 
@@ -29,6 +32,7 @@ export class DockerObserver implements Observer<DockerWorkload> {
     const discovery = await discover(this.o.docker, {
       databases: this.o.databases,
       ...(this.o.projects ? { projects: this.o.projects } : {}),
+      addressOf: this.o.addressOf,
     });
     const lines = new Map<string, LogLevel>();
     for (const line of discovery.ignored.errors) lines.set(`${line} (not managed)`, "error");

@@ -3,6 +3,7 @@
 // patches this replica sent that the cache has not shown yet (`inFlight`, shared with the actuator).
 import type { UpdateMode } from "../core/index.js";
 import type { ObservedWorkload, Observer } from "../runtime/pass-types.js";
+import type { DatabaseAddress } from "../sources/account.js";
 import type { ClusterCache } from "./cluster-cache.js";
 import type { KubeMetrics } from "./metrics.js";
 import { drainsDuringRollout, hasPooltunerKeys, rolloutProgress, type WorkloadKind } from "./objects.js";
@@ -29,6 +30,8 @@ export interface KubeObserverOptions {
   readonly kubeMetrics: KubeMetrics;
   /** Generations this replica wrote that its cache has not shown yet, per workload key. */
   readonly inFlight: Map<string, number>;
+  /** host:port of each configured database: picks the account when the env has URLs with several users. */
+  readonly addressOf: (database: string) => DatabaseAddress | undefined;
   readonly now: () => number;
 }
 
@@ -45,7 +48,7 @@ export class KubeObserver implements Observer<KubeWorkload> {
     for (const ref of this.o.membersOf(database)) {
       const obj = cache.getWorkload(ref.kind, ref.namespace, ref.name);
       if (!obj || !hasPooltunerKeys(obj)) continue;
-      const w = readWorkload(obj, ref.kind, hpas, databases);
+      const w = readWorkload(obj, ref.kind, hpas, databases, this.o.addressOf);
       if ((databaseOf(w.options, databases) ?? "") !== database) continue;
       // Not enabled: only worth a look when an annotation of ours is wrong.
       if (!w.enabled && w.errors.length === 0) continue;

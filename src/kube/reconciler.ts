@@ -11,6 +11,7 @@ import type { Metrics } from "../runtime/metrics.js";
 import type { PassReport } from "../runtime/pass-types.js";
 import { ReconcilePass } from "../runtime/reconcile-pass.js";
 import type { ReconcileResult } from "../runtime/work-queue.js";
+import { PREFIX } from "../sources/identity.js";
 import { KubeActuator } from "./actuator.js";
 import type { ClusterCache } from "./cluster-cache.js";
 import type { EventRecorder } from "./events.js";
@@ -65,7 +66,7 @@ export class DatabaseReconciler {
     const inFlight = new Map<string, number>();
     this.pass = new ReconcilePass<KubeWorkload>({
       monitor: o.monitor,
-      observer: new KubeObserver({ ...o, inFlight, now }),
+      observer: new KubeObserver({ ...o, inFlight, now, addressOf: (db) => o.monitor.address(db) }),
       actuator: new KubeActuator({ ...o, inFlight }),
       notices: new KubeNotices(o.events, o.log),
       policy: o.policy,
@@ -76,6 +77,7 @@ export class DatabaseReconciler {
       metrics: o.metrics,
       log: o.log,
       now,
+      accountKey: `${PREFIX.kubernetes}account annotation`,
     });
   }
 

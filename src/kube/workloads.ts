@@ -1,6 +1,7 @@
 // Live objects -> the planner's workloads. A Deployment/StatefulSet (+ the HPAs that target it) goes through the same
 // intake as manifest files (readKubeWorkload in src/sources/manifests.ts), so the controller and `plan --kube` can
 // never disagree with `plan` on files. Every problem becomes a finding on the workload it belongs to; nothing throws.
+import { type DatabaseAddress, settleAccount } from "../sources/account.js";
 import { PREFIX, parseWorkloadOptions, type WorkloadOptions } from "../sources/annotations.js";
 import type { LoadedWorkload, SourceFinding } from "../sources/findings.js";
 import { kubeWorkloadId } from "../sources/identity.js";
@@ -56,6 +57,8 @@ export function readWorkload(
   kind: WorkloadKind,
   hpas: readonly HpaObject[],
   databases: readonly string[],
+  /** host:port of each configured database: picks the account when the env has URLs with several users. */
+  addressOf?: (database: string) => DatabaseAddress | undefined,
 ): ClusterWorkload {
   const namespace = o.metadata?.namespace ?? "default";
   const name = o.metadata?.name ?? "";
@@ -67,7 +70,12 @@ export function readWorkload(
   const database = databaseOf(parsed.options, databases);
   const errors = read.errors.map(line);
   const warnings = read.warnings.map(line);
-  const loaded = read.loaded;
+  const settled =
+    read.loaded && database !== undefined
+      ? settleAccount(read.loaded, addressOf?.(database), PREFIX.kubernetes)
+      : read.loaded && { built: read.loaded };
+  if (settled?.warning) warnings.push(settled.warning);
+  const loaded = settled?.built;
 
   let databaseKnown = false;
   if (parsed.options.enabled) {
@@ -83,10 +91,11 @@ export function readWorkload(
       databaseKnown = true;
     }
   }
-  if (loaded && loaded.workload.account === undefined) {
+  if (loaded && loaded.workload.account === undefined && !settled?.warning) {
     warnings.push(
-      `${PREFIX.kubernetes}account: not set and no readable DATABASE_URL: the database user is unknown, so this ` +
-        "workload's open connections count as other clients' (set it to the user the app connects as)",
+      `${PREFIX.kubernetes}account: not set and no database URL with a user in the container's env: the database ` +
+        "user is unknown, so this workload's open connections count as other clients' and decreases they could " +
+        "explain are held (set it to the user the app connects as)",
     );
   }
   const container = chosenContainerName(o, parsed.options.container);

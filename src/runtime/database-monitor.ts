@@ -2,9 +2,10 @@
 // the live limits, and other clients' connections smoothed over a window (a brief dip must not inflate the budget).
 // The reconcile pass asks it for a DatabaseSnapshot; a database that does not answer yields none.
 import type { DatabaseSnapshot } from "../core/index.js";
+import type { DatabaseAddress } from "../sources/account.js";
 import type { DatabaseConfig } from "./config.js";
 import { type DatabaseDriver, DatabaseProbeError, type DatabaseReading, type UsageSample } from "./database-probe.js";
-import { driverFor } from "./drivers.js";
+import { addressOf, driverFor } from "./drivers.js";
 
 export type DatabaseStatus =
   | { readonly ok: true; readonly at: number; readonly reading: DatabaseReading }
@@ -46,6 +47,12 @@ export class DatabaseMonitor {
 
   status(name: string): DatabaseStatus | undefined {
     return this.tracked.get(name)?.status;
+  }
+
+  /** host:port of the database as configured, to tell which database URL in a workload's env points at it. */
+  address(name: string): DatabaseAddress | undefined {
+    const t = this.tracked.get(name);
+    return t ? addressOf(t.config.url) : undefined;
   }
 
   /**

@@ -84,6 +84,8 @@ export interface DatabaseDriver<R extends DatabaseReading = DatabaseReading> {
   probe(url: string, options?: ProbeOptions): Promise<R>;
   /** The planner's view of a reading (per-account limits, other clients at their highest over the window). */
   snapshot(input: SnapshotInput<R>): DatabaseSnapshot;
+  /** host:port the URL points at (to tell which database URL in a workload's env is this database's). Throws DatabaseUrlError. */
+  address(url: string): { readonly host: string; readonly port: number };
 }
 
 /**

@@ -22,3 +22,12 @@ export function driverFor(url: string): DatabaseDriver {
 export function probeUrl(url: string, options?: Parameters<DatabaseDriver["probe"]>[1]): Promise<DatabaseReading> {
   return driverFor(url).probe(url, options);
 }
+
+/** host:port of a database URL; undefined when it cannot be parsed (the probe reports that itself). */
+export function addressOf(url: string): { readonly host: string; readonly port: number } | undefined {
+  try {
+    return driverFor(url).address(url);
+  } catch {
+    return undefined;
+  }
+}

@@ -11,6 +11,10 @@ export const CONDITIONS = [
   "DatabaseFull",
   "Infeasible",
   "RolloutStuck",
+  /** A decrease held: the workload's own connections may be among other clients' (decide(): account-unknown). */
+  "AccountUnknown",
+  /** An unknown-workers workload shares its database user with planned ones (managedUsers()). */
+  "AccountShared",
 ] as const;
 export type ConditionReason = (typeof CONDITIONS)[number];
 

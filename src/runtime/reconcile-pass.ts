@@ -25,8 +25,10 @@ import {
 } from "../core/index.js";
 import { Damper } from "./damper.js";
 import type { DatabaseMonitor } from "./database-monitor.js";
+import { accountUnknownHeld } from "./deferral-text.js";
 import { type LogLevel, LogOnce } from "./log-once.js";
 import type { Logger } from "./logger.js";
+import { managedUsers } from "./managed-users.js";
 import type { Metrics } from "./metrics.js";
 import type {
   Actuator,
@@ -54,6 +56,8 @@ export interface PassOptions<W extends ObservedWorkload> {
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly now: () => number;
+  /** How people set a workload's account where they look, e.g. `pooltuner.io/account annotation`. */
+  readonly accountKey: string;
 }
 
 export interface PassResult {
@@ -100,10 +104,15 @@ export class ReconcilePass<W extends ObservedWorkload> {
     }
     try {
       if (!this.o.monitor.has(database)) return { report: empty(database, "not-configured") };
-      const managed = members.filter((w) => w.managed);
-      const plannable = managed.filter((w) => w.snapshot !== undefined);
-      const view = this.view(database, plannable);
-      if (!view.snapshot) return await this.unreachable(database, managed, view, raised);
+      const ours = members.filter((w) => w.managed);
+      const plannable = ours.filter((w) => w.snapshot !== undefined);
+      const managed = managedUsers(plannable.map((w) => w.snapshot ?? never()));
+      for (const x of managed.warnings) {
+        const w = plannable.find((p) => p.id === x.workload);
+        if (w) await raised.raise(w, "AccountShared", [`${x.workload}: ${x.message}`]);
+      }
+      const view = this.view(database, managed.users);
+      if (!view.snapshot) return await this.unreachable(database, ours, view, raised);
       let thePlan: Plan;
       try {
         thePlan = plan(
@@ -114,13 +123,13 @@ export class ReconcilePass<W extends ObservedWorkload> {
         this.o.log.error({ database }, `${database}: cannot plan: ${errText(err)}`);
         return { report: { ...empty(database, "cannot-plan"), skipped: errText(err) } };
       }
-      return await this.decideAndAct(database, thePlan, view, plannable, managed.length - plannable.length, raised);
+      return await this.decideAndAct(database, thePlan, view, plannable, ours.length - plannable.length, raised);
     } finally {
       raised.settle(members);
     }
   }
 
-  private view(database: string, plannable: readonly W[]): DatabaseView {
+  private view(database: string, users: ReadonlySet<string>): DatabaseView {
     const status = this.o.monitor.status(database);
     const now = this.o.now();
     if (!status) return { stale: false };
@@ -128,7 +137,6 @@ export class ReconcilePass<W extends ObservedWorkload> {
       return { why: `the last answer is ${Math.round((now - status.at) / 1000)} s old`, stale: true };
     }
     if (status.ok) {
-      const users = new Set(plannable.flatMap((w) => (w.snapshot?.account ? [w.snapshot.account] : [])));
       const snapshot = this.o.monitor.snapshot(database, users);
       if (!snapshot) return { stale: false };
       this.lastGood.set(database, snapshot);
@@ -180,6 +188,7 @@ export class ReconcilePass<W extends ObservedWorkload> {
     for (const w of plannable) states.set(w.id, this.stateOf(w, planOf.get(w.id) ?? never(), now));
     const decision = dbPlan.feasible ? decide(thePlan, states, now, this.o.damping) : { apply: [], deferred: [] };
     const deferred: Deferred[] = [...decision.deferred];
+    await this.sayHeld(thePlan, deferred, plannable, raised);
     let apply = this.gate(decision.apply, view.decreasesOnly, unreadable, now, deferred);
     let requeue: number | undefined = plannable.some((w) => w.rollingOut) ? this.o.recheckMs : undefined;
     if (apply.length > 0 && this.o.actuator.hold) {
@@ -316,7 +325,10 @@ export class ReconcilePass<W extends ObservedWorkload> {
     raised: Raised<W>,
   ): Promise<void> {
     const lines = new Map<string, LogLevel>();
-    for (const f of thePlan.findings) lines.set(f.message, f.severity === "error" ? "error" : "warn");
+    for (const f of thePlan.findings) {
+      // Reported with the workload as its configuration error, naming the key that settles it.
+      if (f.kind !== "unknown-workers") lines.set(f.message, f.severity === "error" ? "error" : "warn");
+    }
     if (decreasesOnly) {
       const line = `${database} is full (error 1040): planning from its last probe, decreases only`;
       lines.set(line, "warn");
@@ -326,6 +338,15 @@ export class ReconcilePass<W extends ObservedWorkload> {
     if (!dbPlan.feasible) {
       const why = thePlan.findings.filter((f) => f.kind === "infeasible").map((f) => f.message);
       for (const w of plannable) await raised.raise(w, "Infeasible", [`${why.join("; ")}; nothing is changed`]);
+    }
+  }
+
+  /** Decreases decide() held because the workload's own connections may be among other clients' (account-unknown). */
+  private async sayHeld(thePlan: Plan, deferred: readonly Deferred[], plannable: readonly W[], raised: Raised<W>) {
+    const held = new Set(deferred.filter((d) => d.reason === "account-unknown").map((d) => d.workload));
+    this.o.metrics.recordHeld(thePlan.workloads, held);
+    for (const w of plannable) {
+      if (held.has(w.id)) await raised.raise(w, "AccountUnknown", [accountUnknownHeld(w.id, this.o.accountKey)]);
     }
   }
 

@@ -25,6 +25,11 @@ export interface WorkloadOptions {
   readonly workersEnv?: string;
   /** Explicit worker processes per pod/container; wins over any detection. */
   readonly workers?: number;
+  /**
+   * The highest replica count the owner scales the workload to by hand (`kubectl scale`, `compose up --scale`):
+   * planned for when higher than the current count. An HPA's maxReplicas wins over it.
+   */
+  readonly maxReplicas?: number;
   /** Share of a tight budget relative to the other workloads of the same database. Default 1. */
   readonly weight: number;
   /** auto: apply; off: recommend only. Default auto (enabling is the opt-in). */
@@ -67,6 +72,7 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const DATABASE_NAME = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$/;
 const CONTAINER_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const MAX_WORKERS = 10_000;
+const MAX_REPLICAS = 100_000;
 const MAX_WEIGHT = 1_000_000;
 
 type Rule<T> = (value: string) => { value: T } | { message: string };
@@ -91,6 +97,14 @@ const RULES: { [K in Key]: Rule<unknown> } = {
     return Number.isInteger(n) && n >= 1 && n <= MAX_WORKERS
       ? { value: n }
       : { message: `must be a whole number of worker processes from 1 to ${MAX_WORKERS}` };
+  },
+  "max-replicas": (v) => {
+    const n = /^\d+$/.test(v) ? Number(v) : Number.NaN;
+    return Number.isInteger(n) && n <= MAX_REPLICAS
+      ? { value: n }
+      : {
+          message: `must be a whole number of replicas from 0 to ${MAX_REPLICAS}: the most the workload is scaled to by hand`,
+        };
   },
   weight: (v) => {
     const n = /^\d*\.?\d+$/.test(v.trim()) ? Number(v) : Number.NaN;
@@ -163,6 +177,7 @@ export function parseWorkloadOptions(
     ...optional("container", values.container as string | undefined),
     ...optional("workersEnv", values["workers-env"] as string | undefined),
     ...optional("workers", values.workers as number | undefined),
+    ...optional("maxReplicas", values["max-replicas"] as number | undefined),
     ...optional("account", values.account as string | undefined),
   };
 

@@ -18,6 +18,7 @@ export const OPTION_KEYS = [
   "max-overflow-env",
   "workers-env",
   "workers",
+  "max-replicas",
   "weight",
   "update-mode",
   "account",

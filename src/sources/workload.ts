@@ -2,6 +2,7 @@
 // WorkloadSnapshot. Shared by compose files, manifest files, the Kubernetes controller and the compose daemon,
 // so every mode reads env values, workers and accounts the same way.
 import type { PoolSettings, Rollout, WorkloadKind, WorkloadSnapshot } from "../core/index.js";
+import { type AccountCandidate, accountCandidates, resolveAccount } from "./account.js";
 import type { OptionFinding, WorkloadOptions } from "./annotations.js";
 import { parseWholeNumber } from "./quantity.js";
 import { detectWorkers, type EnvView } from "./workers.js";
@@ -40,14 +41,16 @@ type Current = { -readonly [K in keyof PoolSettings]?: number };
 export interface BuiltWorkload {
   readonly workload: SourcedWorkloadSnapshot;
   readonly workersFrom: string;
-  /** Where the account came from: the `account` key or the user in DATABASE_URL; absent when unknown. */
+  /** Where the account came from: the `account` key or the user in a database URL in env; absent when unknown. */
   readonly accountFrom?: string;
+  /**
+   * Env values that are database URLs (user, host, port; never the password). When they name several users the
+   * account stays unknown here: the shell that knows the database's host:port settles it (sources/account.ts).
+   */
+  readonly accountCandidates: readonly AccountCandidate[];
   readonly errors: readonly OptionFinding[];
   readonly warnings: readonly OptionFinding[];
 }
-
-/** Env vars whose URL names the database user when no `account` key is set. */
-const URL_ENVS = ["DATABASE_URL", "SQLALCHEMY_DATABASE_URI"] as const;
 
 /**
  * The workload at its most demanding across its instances: unknown workers anywhere make the count unknown (it is
@@ -66,13 +69,21 @@ export function buildWorkload(f: WorkloadFacts): BuiltWorkload {
     ...optional("cpuMillis", maxDefined(f.instances.map((i) => i.resources?.cpuMillis))),
     ...optional("memoryBytes", maxDefined(f.instances.map((i) => i.resources?.memoryBytes))),
   };
-  const { account, accountFrom } = accountOf(f, f.instances[0]?.env as EnvView);
+  const candidates = accountCandidates(f.instances[0]?.env as EnvView);
+  // Without the database's address only a single user can be taken; the shell settles several.
+  const found =
+    f.options.account !== undefined
+      ? { account: f.options.account, from: `${f.prefix}account` }
+      : resolveAccount(candidates, undefined, f.prefix);
+  const account = found.account;
+  const accountFrom = found.account !== undefined ? found.from : undefined;
   const workload: SourcedWorkloadSnapshot = {
     id: f.id,
     kind: f.kind,
     ...(f.options.database !== undefined ? { database: f.options.database } : {}),
     ...(account !== undefined ? { account } : {}),
     replicas: f.replicas,
+    ...(f.options.maxReplicas !== undefined ? { maxReplicas: f.options.maxReplicas } : {}),
     ...(f.hpa ? { hpa: f.hpa } : {}),
     rollout: f.rollout,
     workers,
@@ -84,6 +95,7 @@ export function buildWorkload(f: WorkloadFacts): BuiltWorkload {
     workload,
     workersFrom: first.workers.from,
     ...(accountFrom ? { accountFrom } : {}),
+    accountCandidates: candidates,
     errors: dedupe(errors),
     warnings: dedupe(warnings),
   };
@@ -130,17 +142,6 @@ function readInstance(f: WorkloadFacts, i: Instance, errors: OptionFinding[], wa
   return { workers, current };
 }
 
-/** The `account` key, else the user in the app's database URL. */
-function accountOf(f: WorkloadFacts, env: EnvView): { account?: string; accountFrom?: string } {
-  if (f.options.account !== undefined) return { account: f.options.account, accountFrom: `${f.prefix}account` };
-  for (const name of URL_ENVS) {
-    const v = env.get(name);
-    const user = v?.kind === "value" ? userOf(v.value) : undefined;
-    if (user) return { account: user, accountFrom: `user in env ${name}` };
-  }
-  return {};
-}
-
 /**
  * The settings at their most demanding across instances: an unbounded one wins, then one with an unset value (the
  * planner assumes SQLAlchemy's defaults for it), then the largest pool + overflow.
@@ -171,15 +172,4 @@ function dedupe<T>(xs: readonly T[]): T[] {
     seen.add(k);
     return true;
   });
-}
-
-/** The user of a `mysql://user:pw@host/db` style URL (any scheme with `mysql` in it); the password is never kept. */
-function userOf(raw: string): string | undefined {
-  if (!/^[a-z0-9+]*mysql[a-z0-9+]*:\/\//i.test(raw.trim())) return undefined;
-  try {
-    const user = decodeURIComponent(new URL(raw.trim()).username);
-    return user !== "" ? user : undefined;
-  } catch {
-    return undefined;
-  }
 }
