@@ -172,7 +172,7 @@ export class ComposeDaemon {
 
   private async recover(): Promise<void> {
     if (this.o.dryRun) return;
-    for (const line of await recoverInterrupted(this.o.docker)) this.o.logger.warn(line);
+    for (const line of await recoverInterrupted(this.o.docker, this.o.projects)) this.o.logger.warn(line);
   }
 
   private async reconcileForQueue(database: string): Promise<ReconcileResult | undefined> {

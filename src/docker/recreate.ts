@@ -6,7 +6,7 @@
 import type Docker from "dockerode";
 import { sleep } from "../runtime/sleep.js";
 import { createRequest } from "./create-options.js";
-import { backupName, containerName, parseBackupName } from "./labels.js";
+import { backupName, COMPOSE, containerName, parseBackupName } from "./labels.js";
 
 export interface RecreateOptions {
   /** How long the new container may take to run (and turn healthy). */
@@ -178,8 +178,11 @@ export async function waitReady(
  * a running replacement is removed (the replacement made it); a backup next to a replacement that does not run
  * means the replacement failed: it is removed and the backup restored. Returns one line per action taken.
  */
-export async function recoverInterrupted(docker: Docker): Promise<string[]> {
-  const all = await docker.listContainers({ all: true });
+export async function recoverInterrupted(docker: Docker, projects?: readonly string[]): Promise<string[]> {
+  // A daemon limited to some compose projects leaves every other container alone, backups included.
+  const all = (await docker.listContainers({ all: true })).filter(
+    (c) => !projects || projects.includes(c.Labels?.[COMPOSE.project] ?? ""),
+  );
   const byName = new Map(all.map((c) => [(c.Names[0] ?? "").replace(/^\//, ""), c]));
   const done: string[] = [];
   for (const [name, c] of byName) {
