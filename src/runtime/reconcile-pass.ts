@@ -25,20 +25,12 @@ import {
 } from "../core/index.js";
 import { Damper } from "./damper.js";
 import type { DatabaseMonitor } from "./database-monitor.js";
-import { accountUnknownHeld } from "./deferral-text.js";
 import { type LogLevel, LogOnce } from "./log-once.js";
 import type { Logger } from "./logger.js";
 import { managedUsers } from "./managed-users.js";
 import type { Metrics } from "./metrics.js";
-import type {
-  Actuator,
-  ConditionReason,
-  Deferred,
-  Notices,
-  ObservedWorkload,
-  Observer,
-  PassReport,
-} from "./pass-types.js";
+import { describe, Raised, Telling } from "./pass-telling.js";
+import type { Actuator, Deferred, Notices, ObservedWorkload, Observer, PassReport } from "./pass-types.js";
 
 export interface PassOptions<W extends ObservedWorkload> {
   readonly monitor: DatabaseMonitor;
@@ -70,28 +62,16 @@ type DatabaseView =
   | { readonly snapshot: DatabaseSnapshot; readonly decreasesOnly: boolean; readonly observed?: number }
   | { readonly snapshot?: undefined; readonly why?: string; readonly stale: boolean };
 
-/** Per-pass bookkeeping of raised conditions, so Notices can settle the rest. */
-class Raised<W extends ObservedWorkload> {
-  private readonly by = new Map<string, Set<ConditionReason>>();
-  constructor(private readonly notices: Notices<W>) {}
-  async raise(w: W, reason: ConditionReason, lines: readonly string[]): Promise<void> {
-    if (!this.by.has(w.id)) this.by.set(w.id, new Set());
-    this.by.get(w.id)?.add(reason);
-    await this.notices.raise(w, reason, lines);
-  }
-  settle(members: readonly W[]): void {
-    for (const w of members) this.notices.settle(w, this.by.get(w.id) ?? new Set());
-  }
-}
-
 export class ReconcilePass<W extends ObservedWorkload> {
   private readonly damper: Damper;
   private readonly lastGood = new Map<string, DatabaseSnapshot>();
   private readonly once: LogOnce;
+  private readonly tell: Telling<W>;
 
   constructor(private readonly o: PassOptions<W>) {
     this.damper = new Damper(o.failureBackoffMs);
     this.once = new LogOnce(o.log);
+    this.tell = new Telling<W>(this.once, o.metrics, o.accountKey);
   }
 
   async run(database: string): Promise<PassResult> {
@@ -180,7 +160,7 @@ export class ReconcilePass<W extends ObservedWorkload> {
     metrics.reachable.set({ database }, view.decreasesOnly ? 0 : 1);
     metrics.recordDatabase(dbPlan, view.observed);
     for (const p of thePlan.workloads) metrics.recordWorkload(p);
-    await this.sayDatabase(database, thePlan, dbPlan, view.decreasesOnly, plannable, raised);
+    await this.tell.database(database, thePlan, dbPlan, view.decreasesOnly, plannable, raised);
 
     const now = this.o.now();
     const planOf = new Map(thePlan.workloads.map((p) => [p.id, p]));
@@ -188,7 +168,7 @@ export class ReconcilePass<W extends ObservedWorkload> {
     for (const w of plannable) states.set(w.id, this.stateOf(w, planOf.get(w.id) ?? never(), now));
     const decision = dbPlan.feasible ? decide(thePlan, states, now, this.o.damping) : { apply: [], deferred: [] };
     const deferred: Deferred[] = [...decision.deferred];
-    await this.sayHeld(thePlan, deferred, plannable, raised);
+    await this.tell.held(thePlan, deferred, plannable, raised);
     let apply = this.gate(decision.apply, view.decreasesOnly, unreadable, now, deferred);
     let requeue: number | undefined = plannable.some((w) => w.rollingOut) ? this.o.recheckMs : undefined;
     if (apply.length > 0 && this.o.actuator.hold) {
@@ -200,7 +180,7 @@ export class ReconcilePass<W extends ObservedWorkload> {
       }
     }
     for (const d of deferred) if (d.until !== undefined) requeue = min(requeue, Math.max(100, d.until - now + 50));
-    this.sayDeferred(database, deferred);
+    this.tell.deferred(database, deferred);
 
     const acted = await this.act(database, thePlan, dbPlan, plannable, apply, states, now);
     if (acted.requeue !== undefined) requeue = min(requeue, acted.requeue);
@@ -314,59 +294,6 @@ export class ReconcilePass<W extends ObservedWorkload> {
     }
     return { applied, failed, writes, requeue };
   }
-
-  /** Plan findings and database conditions: logged once while they last; conditions raised on the workloads. */
-  private async sayDatabase(
-    database: string,
-    thePlan: Plan,
-    dbPlan: DatabasePlan,
-    decreasesOnly: boolean,
-    plannable: readonly W[],
-    raised: Raised<W>,
-  ): Promise<void> {
-    const lines = new Map<string, LogLevel>();
-    for (const f of thePlan.findings) {
-      // Reported with the workload as its configuration error, naming the key that settles it.
-      if (f.kind !== "unknown-workers") lines.set(f.message, f.severity === "error" ? "error" : "warn");
-    }
-    if (decreasesOnly) {
-      const line = `${database} is full (error 1040): planning from its last probe, decreases only`;
-      lines.set(line, "warn");
-      for (const w of plannable) await raised.raise(w, "DatabaseFull", [line]);
-    }
-    this.once.say(`${database}/plan`, lines, { database });
-    if (!dbPlan.feasible) {
-      const why = thePlan.findings.filter((f) => f.kind === "infeasible").map((f) => f.message);
-      for (const w of plannable) await raised.raise(w, "Infeasible", [`${why.join("; ")}; nothing is changed`]);
-    }
-  }
-
-  /** Decreases decide() held because the workload's own connections may be among other clients' (account-unknown). */
-  private async sayHeld(thePlan: Plan, deferred: readonly Deferred[], plannable: readonly W[], raised: Raised<W>) {
-    const held = new Set(deferred.filter((d) => d.reason === "account-unknown").map((d) => d.workload));
-    this.o.metrics.recordHeld(thePlan.workloads, held);
-    for (const w of plannable) {
-      if (held.has(w.id)) await raised.raise(w, "AccountUnknown", [accountUnknownHeld(w.id, this.o.accountKey)]);
-    }
-  }
-
-  /** Deferrals at debug, once per change; the everyday "another one goes first" ones not at all. */
-  private sayDeferred(database: string, deferred: readonly Deferred[]): void {
-    const lines = new Map<string, LogLevel>();
-    for (const d of deferred) {
-      if (d.reason !== "database-busy" && d.reason !== "decrease-pending")
-        lines.set(`${d.workload}: deferred (${d.reason})`, "debug");
-    }
-    this.once.say(`${database}/deferred`, lines, { database });
-  }
-}
-
-function describe(a: Action, p: WorkloadPlan, db: DatabasePlan): string {
-  const peaks = `peak ${p.current.peak ?? "unbounded"} -> ${p.recommended?.peak}, budget ${db.usable} of max_connections ${db.limit}`;
-  return (
-    `${a.workload}: ${a.change} pool_size+max_overflow ${a.from.poolSize}+${a.from.maxOverflow} -> ` +
-    `${a.to.poolSize}+${a.to.maxOverflow} (${peaks})`
-  );
 }
 
 function empty(database: string, outcome: PassReport["outcome"]): PassReport {
