@@ -20,6 +20,8 @@ interface PlanFlags {
   unmanaged: string[];
   maxUserConnections: string[];
   sizingTable?: string;
+  maxFileSize?: string;
+  allowEnvFileOutside?: boolean;
   output: "table" | "json";
   kube?: boolean;
   kubeconfig?: string;
@@ -73,6 +75,14 @@ function addPlanOptions(cmd: Command): Command {
       "--sizing-table <file>",
       "server-size table (YAML/JSON rows: name, cpu, memory, workers, poolSize, maxOverflow)",
     )
+    .option(
+      "--max-file-size <size>",
+      "refuse input files larger than this (compose files, manifests, env files, sizing table): 1KiB to 256MiB (default 4MiB)",
+    )
+    .option(
+      "--allow-env-file-outside",
+      "let compose env_file (and .env) resolve outside the compose file's folder (default: refused, for CI on untrusted pull requests)",
+    )
     .addOption(new Option("-o, --output <format>", "output format").choices(["table", "json"]).default("table"))
     .option("--kube", "also read the annotated Deployments/StatefulSets and HPAs of a live cluster (read-only)")
     .option("--kubeconfig <file>", "with --kube: kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)")
@@ -97,6 +107,8 @@ async function execute(
     ...(opts.kube ? { kube: () => kubeSources(opts) } : {}),
     flags: { ...opts, mysqlUrl },
     ...(opts.sizingTable ? { sizingTable: opts.sizingTable } : {}),
+    ...(opts.maxFileSize !== undefined ? { maxFileSize: opts.maxFileSize } : {}),
+    allowEnvFileOutside: opts.allowEnvFileOutside === true,
     environment: process.env,
     probe: (url) => probe(url, { connectTimeoutMs: PROBE_TIMEOUT_MS, queryTimeoutMs: PROBE_TIMEOUT_MS }),
   });

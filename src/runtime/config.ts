@@ -1,10 +1,10 @@
 // The daemons' configuration file: the databases workloads may name, and the planner's knobs.
 // Kubernetes mounts it from a Secret; compose mounts it as a file. URLs may come from a file or an env var
 // so the secret never has to sit in the config itself.
-import { readFile } from "node:fs/promises";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { DEFAULT_POLICY, type Policy, type SizingRow } from "../core/index.js";
+import { DEFAULT_MAX_FILE_BYTES, readInputFile } from "../sources/input-file.js";
 import { parseSizingRows } from "../sources/sizing-table-rows.js";
 
 const reserveSchema = z
@@ -57,7 +57,7 @@ export async function loadConfig(
   text: string,
   source: string,
   env: Readonly<Record<string, string | undefined>>,
-  readText: (path: string) => Promise<string> = (p) => readFile(p, "utf8"),
+  readText: (path: string) => Promise<string> = readRegularFile,
 ): Promise<DaemonConfig> {
   let raw: unknown;
   try {
@@ -101,4 +101,11 @@ export async function loadConfig(
     ...(sizingTable ? { sizingTable } : {}),
   };
   return { databases, policy };
+}
+
+/** A urlFile: a regular file only (a FIFO or device is refused, never opened for reading). */
+async function readRegularFile(path: string): Promise<string> {
+  const read = await readInputFile(path, { maxBytes: DEFAULT_MAX_FILE_BYTES });
+  if (!read.ok) throw new Error(read.message);
+  return read.text;
 }

@@ -1,6 +1,8 @@
 // Workload options from Kubernetes annotations (`pooltuner.io/<key>`) or Docker labels (`io.pooltuner.<key>`).
 // Same keys in both (DESIGN §4). Parsing returns data (STYLE 8): every bad key becomes one finding that names
 // the object and the key; nothing throws. Used by `plan`/`check`, the Kubernetes controller and the compose daemon.
+import { MAX_WORKERS } from "./bounds.js";
+import { fieldWithValue } from "./shown-value.js";
 
 export type OptionsFlavor = "kubernetes" | "docker";
 
@@ -80,7 +82,6 @@ type Key = (typeof OPTION_KEYS)[number];
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const DATABASE_NAME = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$/;
 const CONTAINER_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-const MAX_WORKERS = 10_000;
 const MAX_WEIGHT = 1_000_000;
 
 type Rule<T> = (value: string) => { value: T } | { message: string };
@@ -215,7 +216,7 @@ export function parseWorkloadOptions(
 }
 
 export function formatOptionFinding(f: OptionFinding): string {
-  return `${f.object}: ${f.field}${f.value !== undefined ? `="${f.value}"` : ""}: ${f.message}`;
+  return `${f.object}: ${fieldWithValue(f.field, f.value)}: ${f.message}`;
 }
 
 function isKey(key: string): key is Key {

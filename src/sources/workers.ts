@@ -5,6 +5,7 @@
 //   3. `--workers N` / `-w N` in the command (also in GUNICORN_CMD_ARGS)
 // Nothing found: 1 (Gunicorn's default) and a warning.
 import type { OptionFinding, WorkloadOptions } from "./annotations.js";
+import { MAX_WORKERS } from "./bounds.js";
 import { parseWholeNumber } from "./quantity.js";
 
 /** An env var as a source could read it: a literal value, or one it cannot see (Secret, fieldRef, ...). */
@@ -49,7 +50,12 @@ export function detectWorkers(input: {
     } else {
       const n = positive(v.value);
       if (n !== undefined) return done(n, field);
-      errors.push({ object, field, value: v.value, message: "must be a whole number of worker processes >= 1" });
+      errors.push({
+        object,
+        field,
+        value: v.value,
+        message: `must be a whole number of worker processes from 1 to ${MAX_WORKERS}`,
+      });
     }
     return done(1, field);
   }
@@ -66,7 +72,7 @@ export function detectWorkers(input: {
       object,
       field: where,
       value: found.raw,
-      message: `${found.flag} must be followed by a whole number of worker processes >= 1`,
+      message: `${found.flag} must be followed by a whole number of worker processes from 1 to ${MAX_WORKERS}`,
     });
     return done(1, where);
   }
@@ -81,7 +87,12 @@ export function detectWorkers(input: {
     }
     const n = positive(v.value);
     if (n !== undefined) return done(n, field);
-    errors.push({ object, field, value: v.value, message: "must be a whole number of worker processes >= 1" });
+    errors.push({
+      object,
+      field,
+      value: v.value,
+      message: `must be a whole number of worker processes from 1 to ${MAX_WORKERS}`,
+    });
     return done(1, field);
   }
 
@@ -127,7 +138,7 @@ function expandShellVar(raw: string, env: EnvView): string {
 
 function positive(raw: string): number | undefined {
   const n = parseWholeNumber(raw);
-  return n !== undefined && n >= 1 ? n : undefined;
+  return n !== undefined && n >= 1 && n <= MAX_WORKERS ? n : undefined;
 }
 
 /** Split a command line into arguments: whitespace, with single and double quotes and backslash escapes. */
