@@ -248,6 +248,18 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
     void pollLoop();
     pollTimer ??= setInterval(() => void pollLoop(), o.pollIntervalMs);
   };
+  // The port first: one that cannot be taken fails the start before any timer, watch, queue or lease is running.
+  const ready = () => cache.hasSynced() && (!leading || databases.every((db) => polledOnce.has(db))) && !signal.aborted;
+  const healthy = () => !signal.aborted && cache.maxIdleMs() < 4 * (o.watchdogMs ?? 120_000);
+  const httpServer = o.http
+    ? await startHttpServer({
+        port: o.http.port,
+        ...(o.http.host ? { host: o.http.host } : {}),
+        metrics,
+        healthy,
+        ready,
+      })
+    : undefined;
   const resyncTimer = setInterval(() => {
     if (leading) enqueueAll();
   }, o.resyncMs);
@@ -315,17 +327,6 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
     enqueueAll();
   }
 
-  const ready = () => cache.hasSynced() && (!leading || databases.every((db) => polledOnce.has(db))) && !signal.aborted;
-  const healthy = () => !signal.aborted && cache.maxIdleMs() < 4 * (o.watchdogMs ?? 120_000);
-  const httpServer = o.http
-    ? await startHttpServer({
-        port: o.http.port,
-        ...(o.http.host ? { host: o.http.host } : {}),
-        metrics,
-        healthy,
-        ready,
-      })
-    : undefined;
   const address = httpServer?.server.address();
   const port = typeof address === "object" && address ? address.port : undefined;
 
