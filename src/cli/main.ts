@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { KubeConfig } from "@kubernetes/client-node";
 import { Command, CommanderError, Option } from "commander";
 import { ClusterReadError, readClusterSources } from "../kube/plan-source.js";
+import { urlSecrets } from "../mysql/dsn.js";
 import { probe } from "../mysql/probe.js";
 import { registerComposeCommand } from "./compose.js";
 import { registerControllerCommand } from "./controller.js";
@@ -142,31 +143,19 @@ async function kubeSources(opts: PlanFlags) {
 }
 
 /**
- * Belt and braces: whatever a message says, the passwords of the URLs given on the command line or in
- * POOLTUNER_MYSQL_URL never reach the terminal (the probe's errors are already redacted).
+ * Belt and braces: whatever a message says, the secrets of the URLs given on the command line or in
+ * POOLTUNER_MYSQL_URL (password, secret query values) never reach the terminal (the probe's errors are already
+ * redacted).
  */
 function scrubber(candidates: readonly (string | undefined)[]): (text: string) => string {
   const secrets = new Set<string>();
   for (const c of candidates) {
-    if (!c?.includes("://")) continue;
-    const url = c.slice(c.indexOf("://") + 3);
-    const at = url.lastIndexOf("@");
-    const colon = url.indexOf(":");
-    if (at < 0 || colon < 0 || colon > at) continue;
-    const password = url.slice(colon + 1, at);
-    secrets.add(password);
-    secrets.add(safeDecode(password));
+    const start = c?.search(/[a-z][a-z0-9+.-]*:\/\//i) ?? -1;
+    if (c === undefined || start < 0) continue;
+    for (const secret of urlSecrets(c.slice(start))) secrets.add(secret);
   }
-  const list = [...secrets].filter((s) => s.length > 0).sort((a, b) => b.length - a.length);
+  const list = [...secrets].sort((a, b) => b.length - a.length);
   return (text) => list.reduce((t, s) => t.split(s).join("***"), text);
-}
-
-function safeDecode(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
 }
 
 export async function main(argv: readonly string[]): Promise<number> {

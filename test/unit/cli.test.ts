@@ -208,7 +208,7 @@ describe("bad input: exit 2, one line per problem", { timeout: 120_000 }, () => 
   it("a malformed URL is bad input and its password is never printed", async () => {
     const r = await runCli(["plan", COMPOSE, "--mysql-url", "mysql://u:hunter22@/x"]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/database lineage: not a valid MySQL URL: mysql:\/\/u:\*\*\*@\/x/);
+    expect(r.stderr).toMatch(/database lineage: not a valid MySQL URL: mysql:\/\/\*\*\* \(expected/);
     expect(`${r.stdout}${r.stderr}`).not.toContain("hunter22");
   });
 });
