@@ -9,6 +9,8 @@ export default defineConfig({
         test: {
           name: "unit",
           include: ["test/unit/**/*.test.ts"],
+          // Property tests run hundreds of cases; a busy 2-core machine must not turn them into timeouts.
+          testTimeout: 60_000,
         },
       },
       {

@@ -32,7 +32,8 @@ def pool_settings():
 
 
 def database_url():
-    url = os.environ.get("DATABASE_URL", "").strip()
+    # The seed's app reads LINEAGE_DB_URL; DATABASE_URL is the common name (the Kubernetes example's Secret).
+    url = os.environ.get("LINEAGE_DB_URL", "").strip() or os.environ.get("DATABASE_URL", "").strip()
     if url:
         return url
     user = quote_plus(os.environ.get("LINEAGE_DB_USER", "lineage"))

@@ -6,6 +6,7 @@ import { DsnError } from "../mysql/dsn.js";
 import { ProbeError } from "../mysql/errors.js";
 import type { ProbeResult, Visibility } from "../mysql/probe.js";
 import { databaseSnapshotFromProbe } from "../runtime/database-monitor.js";
+import { managedUsers } from "../runtime/managed-users.js";
 import { CliError } from "./exit.js";
 import type { DatabaseFlags } from "./flags.js";
 
@@ -23,6 +24,8 @@ export interface WorkloadRef {
   readonly id: string;
   readonly database?: string;
   readonly account?: string;
+  /** "unknown": not planned, so its user's connections count as other clients' (runtime/managed-users.ts). */
+  readonly workers: number | "unknown";
 }
 
 export interface Resolution {
@@ -164,17 +167,17 @@ export async function readDatabases(
       }
       const r = await probe(t.source.url);
       for (const w of r.warnings) warnings.push(`database ${t.name}: ${w}`);
-      const managedUsers = new Set(members.flatMap((w) => (w.account ? [w.account] : [])));
-      const withoutAccount = members.filter((w) => !w.account);
-      if (withoutAccount.length > 0 && r.visibility !== "own-account-only" && unmanagedFlag === undefined) {
-        warnings.push(
-          `database ${t.name}: ${withoutAccount.map((w) => w.id).join(", ")} name no database user (account label/annotation or DATABASE_URL); their own connections count as other clients'`,
-        );
-      }
-      // The same mapping the daemons use; the flags override what the probe saw.
-      const { unmanaged: seen, accounts, ...probed } = databaseSnapshotFromProbe(common, r, managedUsers);
+      // The same users and mapping the daemons use; the flags override what the probe saw.
+      const managed = managedUsers(members);
+      for (const w of managed.warnings) warnings.push(`database ${t.name}: ${w.workload}: ${w.message}`);
+      const {
+        unmanaged: seen,
+        unattributed,
+        accounts,
+        ...probed
+      } = databaseSnapshotFromProbe(common, r, managed.users);
       const unmanaged = unmanagedFlag ?? seen;
-      if (!r.accountLimitsReadable && managedUsers.size > 0) {
+      if (!r.accountLimitsReadable && managed.users.size > 0) {
         warnings.push(
           `database ${t.name}: per-account MAX_USER_CONNECTIONS could not be read (the monitoring account needs SELECT on mysql.global_priv or mysql.user); only the global max_user_connections is planned for`,
         );
@@ -184,6 +187,8 @@ export async function readDatabases(
           ...probed,
           maxUserConnections: mucFlag ?? probed.maxUserConnections,
           ...(unmanaged !== undefined ? { unmanaged } : {}),
+          // Part of what the probe saw: meaningless once --unmanaged says what other clients hold.
+          ...(unattributed && unmanagedFlag === undefined ? { unattributed } : {}),
           ...(accounts && Object.keys(accounts).length > 0 ? { accounts } : {}),
         },
         origin: {

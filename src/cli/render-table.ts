@@ -1,5 +1,6 @@
 // The human output of `plan` / `check`: budgets per database, one row per workload, what to set, findings.
 import type { CurrentUsage, DatabasePlan, Finding, WorkloadPlan } from "../core/index.js";
+import type { LoadedWorkload } from "../sources/findings.js";
 import type { Report } from "./report.js";
 
 export function renderTable(r: Report): string {
@@ -40,7 +41,7 @@ export function renderTable(r: Report): string {
   const wlRows = plan.workloads.map((w) => [
     w.id,
     ...(several ? [w.database] : []),
-    pods(w),
+    pods(w, r.workloads.find((x) => x.workload.id === w.id)?.workload),
     String(w.workers),
     String(w.processes),
     settings(w.current),
@@ -112,9 +113,17 @@ function summary(r: Report, dbs: readonly DatabasePlan[]): string {
   return verdict ? `${text}\n${verdict}` : text;
 }
 
-function pods(w: WorkloadPlan): string {
-  const hpa = w.plannedReplicas !== w.replicas ? ` (HPA max ${w.plannedReplicas})` : "";
-  return `${w.replicas}${hpa}→${w.podsPeak}`;
+/** `replicas (why more are planned)→peak pods`: an HPA's max, the max-replicas key, or a scaled-to-zero workload at 1. */
+function pods(w: WorkloadPlan, src: LoadedWorkload["workload"] | undefined): string {
+  const why =
+    w.plannedReplicas === w.replicas
+      ? ""
+      : src?.hpa
+        ? ` (HPA max ${w.plannedReplicas})`
+        : src?.maxReplicas === w.plannedReplicas
+          ? ` (max-replicas ${w.plannedReplicas})`
+          : ` (planned ${w.plannedReplicas})`;
+  return `${w.replicas}${why}→${w.podsPeak}`;
 }
 
 function settings(c: CurrentUsage): string {

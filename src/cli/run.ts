@@ -1,5 +1,7 @@
 // One `plan` / `check` run: read files, settle databases, probe, plan. Returns an Outcome; never exits.
 import { DEFAULT_POLICY, InvalidSnapshotError, type Policy, plan, type WorkloadSnapshot } from "../core/index.js";
+import { addressOf, settleAccount } from "../sources/account.js";
+import { PREFIX } from "../sources/annotations.js";
 import { formatSourceFinding, type LoadedWorkload, type SourceResult } from "../sources/findings.js";
 import { DEFAULT_MAX_FILE_BYTES } from "../sources/input-file.js";
 import { loadSources } from "../sources/load.js";
@@ -82,16 +84,29 @@ async function planReport(input: RunInput, warnings: string[]): Promise<Report> 
     ]);
   }
 
-  const refs = sources.workloads.map((w) => ({
-    id: w.workload.id,
-    ...(w.workload.database ? { database: w.workload.database } : {}),
-    ...(w.workload.account ? { account: w.workload.account } : {}),
-  }));
-  const resolution = resolveDatabases(refs, flags);
+  const resolution = resolveDatabases(
+    sources.workloads.map((w) => ({
+      id: w.workload.id,
+      ...(w.workload.database ? { database: w.workload.database } : {}),
+      workers: w.workload.workers,
+    })),
+    flags,
+  );
   warnings.push(...resolution.warnings);
-  const workloads: LoadedWorkload[] = sources.workloads.map((w) => ({
-    ...w,
-    workload: { ...w.workload, database: resolution.assignment.get(w.workload.id) as string },
+  const workloads: LoadedWorkload[] = sources.workloads.map((w) => {
+    const database = resolution.assignment.get(w.workload.id) as string;
+    // Several database URLs in env: the one at the probed database's host:port names the account.
+    const source = resolution.targets.find((t) => t.name === database)?.source;
+    const settled = settleAccount(w, source?.kind === "probe" ? addressOf(source.url) : undefined, PREFIX[w.flavor]);
+    if (settled.warning)
+      warnings.push(formatSourceFinding({ file: w.file, object: w.object, message: settled.warning }));
+    return { ...settled.built, workload: { ...settled.built.workload, database } };
+  });
+  const refs = workloads.map((w) => ({
+    id: w.workload.id,
+    database: w.workload.database as string,
+    ...(w.workload.account !== undefined ? { account: w.workload.account } : {}),
+    workers: w.workload.workers,
   }));
   const { databases, warnings: probeWarnings } = await readDatabases(resolution, refs, flags, input.probe);
   warnings.push(...probeWarnings);

@@ -106,7 +106,7 @@ export function decide(
     }
 
     let chosen = false;
-    for (const w of auto) {
+    for (const w of auto.filter((x) => x.change === "increase")) {
       const rec = w.recommended;
       if (!rec) continue;
       const s = state(w);

@@ -115,7 +115,10 @@ export function plan(snapshot: Snapshot, policy: Policy): Plan {
         bounds.push({ scope: { kind: "unknown-account", workload: s.w.id }, capacity: global, members: [s] });
       }
     }
-    const possiblyOwn = unmanagedAssumed ? 0 : possiblyOwnConnections(accountless, db.unattributed ?? []);
+    // Never more than other clients were counted at (the per-user maxima over a window can add up to more).
+    const possiblyOwn = unmanagedAssumed
+      ? 0
+      : Math.min(unmanaged, possiblyOwnConnections(accountless, db.unattributed ?? []));
     if (possiblyOwn > 0) {
       findings.push({
         kind: "unknown-account",

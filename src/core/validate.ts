@@ -56,8 +56,8 @@ export function validateSnapshot(snapshot: Snapshot, policy: Policy): string[] {
         if (v !== undefined && !isCount(v.value))
           problems.push(`${at}: ${field} must be a whole number or percentage >= 0`);
       }
-      // Absent maxSurge takes the policy's default; absent maxUnavailable is Kubernetes' 25 %.
-      if ((maxSurge ?? policy.defaultMaxSurge).value === 0 && maxUnavailable?.value === 0)
+      // Kubernetes' own rule, on what the manifest says (an absent field is Kubernetes' 25 %, whatever our policy).
+      if (maxSurge?.value === 0 && maxUnavailable?.value === 0)
         problems.push(
           `${at}: maxSurge and maxUnavailable cannot both be 0 (Kubernetes rejects it: no pod could be replaced)`,
         );

@@ -15,10 +15,13 @@ import {
 } from "../core/index.js";
 import type { DatabaseConfig } from "../runtime/config.js";
 import { DatabaseMonitor } from "../runtime/database-monitor.js";
+import { accountUnknownHeld } from "../runtime/deferral-text.js";
 import type { Logger } from "../runtime/logger.js";
+import { managedUsers } from "../runtime/managed-users.js";
 import type { Metrics } from "../runtime/metrics.js";
 import { sleep } from "../runtime/sleep.js";
 import { type ReconcileResult, WorkQueue } from "../runtime/work-queue.js";
+import { PREFIX } from "../sources/annotations.js";
 import { type DiscoveredService, type Discovery, discover } from "./discover.js";
 import {
   type EnvFileLocation,
@@ -192,6 +195,7 @@ export class ComposeDaemon {
     const discovery = await discover(this.o.docker, {
       databases: this.monitor.names(),
       ...(this.o.projects ? { projects: this.o.projects } : {}),
+      addressOf: (name) => this.monitor.address(name),
     });
     this.logDiscovery(discovery.services, discovery.ignored);
     const services = discovery.services.filter((s) => s.workload?.database === database);
@@ -200,9 +204,9 @@ export class ComposeDaemon {
     metrics.reachable.set({ database }, status?.ok ? 1 : 0);
     let dbSnap: DatabaseSnapshot | undefined;
     let decreasesOnly = false;
-    const managedUsers = new Set(services.flatMap((s) => (s.workload?.account ? [s.workload.account] : [])));
+    const managed = managedUsers(services.flatMap((s) => (s.workload ? [s.workload] : [])));
     if (status?.ok) {
-      dbSnap = this.monitor.snapshot(database, managedUsers);
+      dbSnap = this.monitor.snapshot(database, managed.users);
       if (dbSnap) this.lastGood.set(database, dbSnap);
     } else if (status && status.kind === "server-full" && this.lastGood.has(database)) {
       // Exactly when the pools are too big the probe may not get in: keep the last known limits and allow only
@@ -230,8 +234,6 @@ export class ComposeDaemon {
     const dbPlan = plan.databases[0];
     if (dbPlan) metrics.recordDatabase(dbPlan, status?.ok ? status.probe.threadsConnected : undefined);
     for (const w of plan.workloads) metrics.recordWorkload(w);
-    this.logPlanFindings(database, plan, log);
-
     const states = new Map<string, WorkloadState>();
     const now = this.now();
     for (const s of services) {
@@ -252,6 +254,11 @@ export class ComposeDaemon {
       });
     }
     const decision = decide(plan, states, now, this.o.damping);
+    // Findings and the warnings a person must act on, each logged once while it lasts.
+    const heldIds = new Set(decision.deferred.filter((d) => d.reason === "account-unknown").map((d) => d.workload));
+    metrics.recordHeld(plan.workloads, heldIds);
+    const held = [...heldIds].map((id) => accountUnknownHeld(id, `${PREFIX.docker}account label`));
+    this.logPlanFindings(database, plan, log, [...managed.warnings.map((w) => `${w.workload}: ${w.message}`), ...held]);
     const deferred: { workload: string; reason: string; until?: number }[] = [...decision.deferred];
     const applied: ReconcileReport["applied"][number][] = [];
     const failed: ReconcileReport["failed"][number][] = [];
@@ -396,12 +403,8 @@ export class ComposeDaemon {
     for (const s of services) {
       for (const e of s.errors) lines.set(e, "error");
       for (const w of s.warnings) lines.set(w, "warn");
-      if (s.workload && s.workload.account === undefined)
-        lines.set(
-          `${s.object}: database account unknown (no io.pooltuner.account label, no user in DATABASE_URL): its own connections count as other clients'`,
-          "warn",
-        );
-      if (s.errors.length > 0 && s.workload)
+      // An unknown worker count is not planned at all; its error line already says so and names the label.
+      if (s.errors.length > 0 && s.workload && s.workload.workers !== "unknown")
         lines.set(`${s.object}: counted in the plan but not changed until its labels/env are fixed`, "warn");
     }
     for (const line of ignored.errors) lines.set(`${line} (not managed)`, "error");
@@ -410,12 +413,18 @@ export class ComposeDaemon {
     this.loggedDiscovery = new Set(lines.keys());
   }
 
-  private logPlanFindings(database: string, plan: Plan, log: Logger): void {
+  private logPlanFindings(database: string, plan: Plan, log: Logger, warnings: readonly string[]): void {
     const before = this.loggedPlan.get(database) ?? new Set<string>();
     const now = new Set<string>();
     for (const f of plan.findings) {
+      // Logged by discovery as the label error (one line per unknown worker count, naming the label to set).
+      if (f.kind === "unknown-workers") continue;
       now.add(f.message);
       if (!before.has(f.message)) log[f.severity === "error" ? "error" : "warn"]({ finding: f.kind }, f.message);
+    }
+    for (const line of warnings) {
+      if (!before.has(line) && !now.has(line)) log.warn(line);
+      now.add(line);
     }
     this.loggedPlan.set(database, now);
   }

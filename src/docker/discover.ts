@@ -4,6 +4,7 @@
 // A failed list or inspect throws: "the Engine did not answer" must never look like "no workloads" (STYLE).
 import type Docker from "dockerode";
 import type { PoolSettings, WorkloadSnapshot } from "../core/index.js";
+import { type DatabaseAddress, settleAccount } from "../sources/account.js";
 import { formatOptionFinding, PREFIX, parseWorkloadOptions, type WorkloadOptions } from "../sources/annotations.js";
 import { parseWholeNumber } from "../sources/quantity.js";
 import type { EnvValue } from "../sources/workers.js";
@@ -53,6 +54,8 @@ export interface DiscoverOptions {
   readonly databases: readonly string[];
   /** Only these compose projects, when given. */
   readonly projects?: readonly string[];
+  /** host:port of each configured database: picks the account when a service's env has URLs with several users. */
+  readonly addressOf?: (database: string) => DatabaseAddress | undefined;
 }
 
 export async function discover(docker: Docker, options: DiscoverOptions): Promise<Discovery> {
@@ -166,8 +169,10 @@ function describeService(
     errors.push(...b.errors.map(formatOptionFinding));
     warnings.push(...b.warnings.map(formatOptionFinding));
   }
-  const first = built[0]?.workload;
-  if (!first) return { ...base, errors, warnings };
+  if (!built[0]) return { ...base, errors, warnings };
+  const settled = settleAccount(built[0], options.addressOf?.(database), PREFIX.docker);
+  if (settled.warning) warnings.push(`${object}: ${settled.warning}`);
+  const first = settled.built.workload;
   // One container whose workers cannot be read makes the service's count unknown: it is then not planned.
   const counts = built.map((b) => b.workload.workers);
   const workers = counts.some((n) => n === "unknown") ? "unknown" : Math.max(...(counts as number[]));
@@ -180,6 +185,7 @@ function describeService(
     database,
     ...(first.account !== undefined ? { account: first.account } : {}),
     replicas: sorted.length,
+    ...(first.maxReplicas !== undefined ? { maxReplicas: first.maxReplicas } : {}),
     rollout: { type: "StopFirst" },
     workers,
     ...(cpu !== undefined || mem !== undefined

@@ -16,9 +16,12 @@ import {
   type WorkloadState,
 } from "../core/index.js";
 import type { DatabaseMonitor } from "../runtime/database-monitor.js";
+import { accountUnknownHeld } from "../runtime/deferral-text.js";
 import type { Logger } from "../runtime/logger.js";
+import { managedUsers } from "../runtime/managed-users.js";
 import type { Metrics } from "../runtime/metrics.js";
 import type { ReconcileResult } from "../runtime/work-queue.js";
+import { PREFIX } from "../sources/annotations.js";
 import type { ClusterCache } from "./cluster-cache.js";
 import { type EventRecorder, type EventTarget, errorSummary } from "./events.js";
 import type { KubeMetrics } from "./metrics.js";
@@ -69,6 +72,8 @@ const WARNINGS = [
   "DatabaseUnreachable",
   "Infeasible",
   "RolloutStuck",
+  "AccountUnknown",
+  "AccountShared",
 ] as const;
 type WarningReason = (typeof WARNINGS)[number];
 
@@ -165,10 +170,14 @@ export class DatabaseReconciler {
     const unreadable = managed.filter((w) => w.loaded === undefined);
     this.o.kubeMetrics.managed.set({ database }, managed.length);
 
-    const users = new Set(plannable.flatMap((w) => (w.loaded?.workload.account ? [w.loaded.workload.account] : [])));
+    const managedAccounts = managedUsers(plannable.flatMap((w) => (w.loaded ? [w.loaded.workload] : [])));
+    for (const x of managedAccounts.warnings) {
+      const w = plannable.find((p) => p.id === x.workload);
+      if (w) await warn(w, "AccountShared", x.message);
+    }
     const probed = this.o.monitor.status(database);
     const stale = probed?.ok === true && this.now() - probed.at > this.o.probeMaxAgeMs;
-    const dbSnapshot = stale ? undefined : this.o.monitor.snapshot(database, users);
+    const dbSnapshot = stale ? undefined : this.o.monitor.snapshot(database, managedAccounts.users);
     if (!dbSnapshot) {
       this.o.metrics.reachable.set({ database }, 0);
       const why = stale
@@ -262,6 +271,12 @@ export class DatabaseReconciler {
 
     const decision = dbPlan.feasible ? decide(thePlan, states, now, this.o.damping) : { apply: [], deferred: [] };
     const deferred: Deferral[] = [...decision.deferred];
+    const held = new Set(deferred.filter((d) => d.reason === "account-unknown").map((d) => d.workload));
+    this.o.metrics.recordHeld(thePlan.workloads, held);
+    for (const w of plannable) {
+      if (held.has(w.id))
+        await warn(w, "AccountUnknown", accountUnknownHeld(w.id, `${PREFIX.kubernetes}account annotation`));
+    }
     let apply = [...decision.apply];
     const extraDeferred: { workload: string; reason: string }[] = [];
     if (unreadable.length > 0) {
@@ -383,7 +398,7 @@ export class DatabaseReconciler {
     for (const ref of this.o.membersOf(database)) {
       const o = cache.getWorkload(ref.kind, ref.namespace, ref.name);
       if (!o || !hasPooltunerKeys(o)) continue;
-      const w = readWorkload(o, ref.kind, hpas, databases);
+      const w = readWorkload(o, ref.kind, hpas, databases, (db) => this.o.monitor.address(db));
       if (DatabaseReconciler.databaseKeyOf(w.options, databases) !== database) continue;
       // Not enabled: only worth an event when an annotation of ours is wrong.
       if (!w.enabled && w.errors.length === 0) continue;

@@ -2,6 +2,7 @@
 // WorkloadSnapshot is the one `pooltuner plan` uses for manifest files (src/sources/manifests.ts), so the
 // controller and `plan --kube` can never disagree with `plan` on files. Every problem becomes a finding on the
 // workload it belongs to; nothing throws.
+import { type DatabaseAddress, settleAccount } from "../sources/account.js";
 import { PREFIX, parseWorkloadOptions, type WorkloadOptions } from "../sources/annotations.js";
 import type { LoadedWorkload, SourceFinding } from "../sources/findings.js";
 import { readManifests } from "../sources/manifests.js";
@@ -58,6 +59,8 @@ export function readWorkload(
   kind: WorkloadKind,
   hpas: readonly HpaObject[],
   databases: readonly string[],
+  /** host:port of each configured database: picks the account when the env has URLs with several users. */
+  addressOf?: (database: string) => DatabaseAddress | undefined,
 ): ClusterWorkload {
   const namespace = o.metadata?.namespace ?? "default";
   const name = o.metadata?.name ?? "";
@@ -72,7 +75,13 @@ export function readWorkload(
   const result = readManifests([{ file: key, docs: [body, ...targeting] }]);
   for (const f of result.errors) errors.push(line(f));
   for (const f of result.warnings) warnings.push(line(f));
-  const loaded = result.workloads[0];
+  const read = result.workloads[0];
+  const settled =
+    read && database !== undefined
+      ? settleAccount(read, addressOf?.(database), PREFIX.kubernetes)
+      : read && { built: read };
+  if (settled?.warning) warnings.push(settled.warning);
+  const loaded = settled?.built;
 
   let databaseKnown = false;
   if (parsed.options.enabled) {
@@ -88,10 +97,11 @@ export function readWorkload(
       databaseKnown = true;
     }
   }
-  if (loaded && loaded.workload.account === undefined) {
+  if (loaded && loaded.workload.account === undefined && !settled?.warning) {
     warnings.push(
-      `${PREFIX.kubernetes}account: not set and no readable DATABASE_URL: the database user is unknown, so this ` +
-        "workload's open connections count as other clients' (set it to the user the app connects as)",
+      `${PREFIX.kubernetes}account: not set and no database URL with a user in the container's env: the database ` +
+        "user is unknown, so this workload's open connections count as other clients' and decreases they could " +
+        "explain are held (set it to the user the app connects as)",
     );
   }
   const container = chosenContainerName(o, parsed.options.container);

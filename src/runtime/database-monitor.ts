@@ -5,6 +5,7 @@
 import { type DatabaseSnapshot, smoothedUnmanaged } from "../core/index.js";
 import { ProbeError } from "../mysql/errors.js";
 import { type ProbeResult, probe as realProbe } from "../mysql/probe.js";
+import { addressOf, type DatabaseAddress } from "../sources/account.js";
 import type { DatabaseConfig } from "./config.js";
 
 export type DatabaseStatus =
@@ -42,6 +43,12 @@ export class DatabaseMonitor {
 
   status(name: string): DatabaseStatus | undefined {
     return this.tracked.get(name)?.status;
+  }
+
+  /** host:port of the database as configured, to tell which database URL in a workload's env points at it. */
+  address(name: string): DatabaseAddress | undefined {
+    const t = this.tracked.get(name);
+    return t ? addressOf(t.config.url) : undefined;
   }
 
   /**
@@ -96,8 +103,9 @@ export class DatabaseMonitor {
 
 /**
  * Map a probe to the planner's view. Other clients = every user that no managed workload connects as
- * (the probe's own connection is already excluded), at their highest over the window. Without PROCESS
- * they cannot be seen: `unmanaged` stays undefined and the planner assumes a number and warns.
+ * (the probe's own connection is already excluded), at their highest over the window; `unattributed` lists them
+ * per user. Without PROCESS they cannot be seen: `unmanaged` stays undefined and the planner assumes a number and
+ * warns. `managedUsers` comes from managedUsers() (managed-users.ts).
  */
 export function databaseSnapshotFromProbe(
   config: Pick<DatabaseConfig, "name" | "reserve">,
@@ -116,6 +124,10 @@ export function databaseSnapshotFromProbe(
   );
   const unmanaged =
     p.visibility === "own-account-only" ? undefined : Math.max(smoothed ?? 0, unmanagedOf(p.connectionsByUser));
+  // The same users, one entry each at their own highest over the same window: which part of `unmanaged` a workload
+  // whose account is unknown could hold itself (the core then holds decreases those connections could explain).
+  const unattributed =
+    unmanaged === undefined ? [] : unattributedCounts(p.connectionsByUser, samples, managedUsers, now, windowMs);
   const accounts: Record<string, { maxUserConnections: number }> = {};
   for (const user of [...managedUsers].sort()) {
     // An account is user@host; a user that several host patterns match gets the tightest of their limits.
@@ -128,7 +140,27 @@ export function databaseSnapshotFromProbe(
     maxConnections: p.maxConnections,
     maxUserConnections: p.maxUserConnections,
     ...(unmanaged !== undefined ? { unmanaged } : {}),
+    ...(unattributed.length > 0 ? { unattributed } : {}),
     accounts,
     ...(config.reserve ? { reserve: config.reserve } : {}),
   };
+}
+
+/** Per unmanaged user, the highest count now or in a sample of the window; numbers only, largest first. */
+function unattributedCounts(
+  current: Readonly<Record<string, number>>,
+  samples: readonly { at: number; byUser: Record<string, number> }[],
+  managedUsers: ReadonlySet<string>,
+  now: number,
+  windowMs: number,
+): number[] {
+  const highest = new Map<string, number>();
+  const add = (byUser: Readonly<Record<string, number>>) => {
+    for (const [user, count] of Object.entries(byUser)) {
+      if (!managedUsers.has(user) && count > 0) highest.set(user, Math.max(highest.get(user) ?? 0, count));
+    }
+  };
+  add(current);
+  for (const s of samples) if (s.at > now - windowMs && s.at <= now) add(s.byUser);
+  return [...highest.values()].sort((a, b) => b - a);
 }

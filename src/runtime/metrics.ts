@@ -36,6 +36,10 @@ export class Metrics {
     "pooltuner_workload_recommended_max_overflow",
     "recommended max_overflow",
   );
+  readonly decreaseHeld = this.wlGauge(
+    "pooltuner_workload_decrease_held",
+    "1 while a decrease is held: the database account is unknown and its own connections could explain it",
+  );
   readonly patches = new Counter({
     name: "pooltuner_patches_total",
     help: "writes of pool settings to workloads",
@@ -63,6 +67,11 @@ export class Metrics {
     this.unmanaged.set(l, d.unmanaged);
     this.infeasible.set(l, d.feasible ? 0 : 1);
     if (observed !== undefined) this.observed.set(l, observed);
+  }
+
+  /** After decide(): which workloads of a database have a decrease held for an unknown account. */
+  recordHeld(workloads: readonly WorkloadPlan[], held: ReadonlySet<string>): void {
+    for (const w of workloads) this.decreaseHeld.set({ workload: w.id, database: w.database }, held.has(w.id) ? 1 : 0);
   }
 
   recordWorkload(w: WorkloadPlan): void {

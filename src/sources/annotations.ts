@@ -1,7 +1,7 @@
 // Workload options from Kubernetes annotations (`pooltuner.io/<key>`) or Docker labels (`io.pooltuner.<key>`).
 // Same keys in both (DESIGN §4). Parsing returns data (STYLE 8): every bad key becomes one finding that names
 // the object and the key; nothing throws. Used by `plan`/`check`, the Kubernetes controller and the compose daemon.
-import { MAX_WORKERS } from "./bounds.js";
+import { MAX_REPLICAS, MAX_WORKERS } from "./bounds.js";
 import { fieldWithValue } from "./shown-value.js";
 
 export type OptionsFlavor = "kubernetes" | "docker";
@@ -28,6 +28,11 @@ export interface WorkloadOptions {
   readonly workersEnv?: string;
   /** Explicit worker processes per pod/container; wins over any detection. */
   readonly workers?: number;
+  /**
+   * The highest replica count the owner scales the workload to by hand (`kubectl scale`, `compose up --scale`):
+   * planned for when higher than the current count. An HPA's maxReplicas wins over it.
+   */
+  readonly maxReplicas?: number;
   /** Share of a tight budget relative to the other workloads of the same database. Default 1. */
   readonly weight: number;
   /** auto: apply; off: recommend only. Default auto (enabling is the opt-in). */
@@ -73,6 +78,7 @@ export const OPTION_KEYS = [
   "max-overflow-env",
   "workers-env",
   "workers",
+  "max-replicas",
   "weight",
   "update-mode",
   "account",
@@ -106,6 +112,14 @@ const RULES: { [K in Key]: Rule<unknown> } = {
     return Number.isInteger(n) && n >= 1 && n <= MAX_WORKERS
       ? { value: n }
       : { message: `must be a whole number of worker processes from 1 to ${MAX_WORKERS}` };
+  },
+  "max-replicas": (v) => {
+    const n = /^\d+$/.test(v) ? Number(v) : Number.NaN;
+    return Number.isInteger(n) && n <= MAX_REPLICAS
+      ? { value: n }
+      : {
+          message: `must be a whole number of replicas from 0 to ${MAX_REPLICAS}: the most the workload is scaled to by hand`,
+        };
   },
   weight: (v) => {
     const n = /^\d*\.?\d+$/.test(v.trim()) ? Number(v) : Number.NaN;
@@ -178,6 +192,7 @@ export function parseWorkloadOptions(
     ...optional("container", values.container as string | undefined),
     ...optional("workersEnv", values["workers-env"] as string | undefined),
     ...optional("workers", values.workers as number | undefined),
+    ...optional("maxReplicas", values["max-replicas"] as number | undefined),
     ...optional("account", values.account as string | undefined),
   };
 

@@ -1,7 +1,7 @@
 // Kubernetes manifests -> workloads: Deployments (RollingUpdate surge, Recreate), StatefulSets (ordered, no surge),
 // HPAs (maxReplicas is planned for), annotations (DESIGN §4), the chosen container's env, command and limits.
 // ConfigMaps in the same files feed `configMapKeyRef` / `envFrom`; Secrets and field refs cannot be read.
-import type { Rollout } from "../core/index.js";
+import type { IntOrPercent, Rollout } from "../core/index.js";
 import { PREFIX, parseWorkloadOptions } from "./annotations.js";
 import { MAX_REPLICAS } from "./bounds.js";
 import { inFile, type LoadedWorkload, type SourceFinding, type SourceResult } from "./findings.js";
@@ -92,6 +92,12 @@ export function readManifests(files: readonly ManifestFile[]): SourceResult {
       (a, h) => (a === undefined || h.max > a.max ? { min: h.min, max: h.max } : a),
       undefined,
     );
+    if (hpa && parsed.options.maxReplicas !== undefined) {
+      warn(
+        `${PREFIX.kubernetes}max-replicas`,
+        `ignored: an HPA targets it (${hpaList.map((h) => h.from).join(", ")}); its maxReplicas (${hpa.max}) is planned for`,
+      );
+    }
 
     const podSpec = isMap(spec.template) && isMap(spec.template.spec) ? spec.template.spec : undefined;
     const containers = podSpec && Array.isArray(podSpec.containers) ? podSpec.containers.filter(isMap) : [];
@@ -206,6 +212,10 @@ function readHpa(
   return { kind: ref.kind, name: ref.name, min, max };
 }
 
+/**
+ * A Deployment's strategy. Absent maxSurge/maxUnavailable stay absent: the core applies the policy's default surge
+ * (one source for it). Both explicitly 0 is refused, as Kubernetes refuses it: no pod could ever be replaced.
+ */
 function deploymentRollout(spec: Json, fail: (field: string, message: string, value?: string) => void): Rollout {
   const strategy = isMap(spec.strategy) ? spec.strategy : {};
   const type = strategy.type ?? "RollingUpdate";
@@ -215,15 +225,34 @@ function deploymentRollout(spec: Json, fail: (field: string, message: string, va
     return { type: "Recreate" };
   }
   const ru = isMap(strategy.rollingUpdate) ? strategy.rollingUpdate : {};
-  const field = (name: "maxSurge" | "maxUnavailable") => {
+  const field = (name: "maxSurge" | "maxUnavailable"): IntOrPercent | undefined => {
     const raw = ru[name];
-    if (raw === undefined) return { kind: "percent", value: 25 } as const;
+    if (raw === undefined || raw === null) return undefined;
     const p = parseIntOrPercent(raw);
     if (p.ok) return p.value;
     fail(`spec.strategy.rollingUpdate.${name}`, p.message);
-    return { kind: "percent", value: 25 } as const;
+    return undefined;
   };
-  return { type: "RollingUpdate", maxSurge: field("maxSurge"), maxUnavailable: field("maxUnavailable") };
+  const maxSurge = field("maxSurge");
+  const maxUnavailable = field("maxUnavailable");
+  if (maxSurge?.value === 0 && maxUnavailable?.value === 0) {
+    fail(
+      "spec.strategy.rollingUpdate",
+      `maxSurge (${shown(ru.maxSurge)}) and maxUnavailable (${shown(ru.maxUnavailable)}) cannot both be 0: ` +
+        "Kubernetes rejects it, as no pod could be replaced; set one of them above 0",
+    );
+    // Planned (for the controller's other workloads) as the one rollout Kubernetes would run: no surge.
+    return { type: "RollingUpdate", maxSurge };
+  }
+  return {
+    type: "RollingUpdate",
+    ...(maxSurge !== undefined ? { maxSurge } : {}),
+    ...(maxUnavailable !== undefined ? { maxUnavailable } : {}),
+  };
+}
+
+function shown(raw: unknown): string {
+  return typeof raw === "string" ? `"${raw}"` : String(raw);
 }
 
 /** The container's env as the kubelet builds it: envFrom first, then env (which wins). */

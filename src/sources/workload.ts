@@ -2,6 +2,7 @@
 // WorkloadSnapshot. Shared by compose files, manifest files, the Kubernetes controller and the compose daemon,
 // so every mode reads env values, workers and accounts the same way.
 import type { PoolSettings, Rollout, WorkloadKind, WorkloadSnapshot } from "../core/index.js";
+import { type AccountCandidate, accountCandidates, resolveAccount } from "./account.js";
 import type { OptionFinding, WorkloadOptions } from "./annotations.js";
 import { MAX_POOL_SETTING } from "./bounds.js";
 import { parseWholeNumber } from "./quantity.js";
@@ -29,14 +30,16 @@ export interface WorkloadFacts {
 export interface BuiltWorkload {
   readonly workload: SourcedWorkloadSnapshot;
   readonly workersFrom: string;
-  /** Where the account came from: the `account` key or the user in DATABASE_URL; absent when unknown. */
+  /** Where the account came from: the `account` key or the user in a database URL in env; absent when unknown. */
   readonly accountFrom?: string;
+  /**
+   * Env values that are database URLs (user, host, port; never the password). When they name several users the
+   * account stays unknown here: the shell that knows the database's host:port settles it (sources/account.ts).
+   */
+  readonly accountCandidates: readonly AccountCandidate[];
   readonly errors: readonly OptionFinding[];
   readonly warnings: readonly OptionFinding[];
 }
-
-/** Env vars whose URL names the database user when no `account` key is set. */
-const URL_ENVS = ["DATABASE_URL", "SQLALCHEMY_DATABASE_URI"] as const;
 
 export function buildWorkload(f: WorkloadFacts): BuiltWorkload {
   const errors: OptionFinding[] = [];
@@ -74,19 +77,14 @@ export function buildWorkload(f: WorkloadFacts): BuiltWorkload {
     }
   }
 
-  let account = f.options.account;
-  let accountFrom = account !== undefined ? `${f.prefix}account` : undefined;
-  if (account === undefined) {
-    for (const name of URL_ENVS) {
-      const v = f.env.get(name);
-      const user = v?.kind === "value" ? userOf(v.value) : undefined;
-      if (user) {
-        account = user;
-        accountFrom = `user in env ${name}`;
-        break;
-      }
-    }
-  }
+  const candidates = accountCandidates(f.env);
+  // Without the database's address only a single user can be taken; the shell settles several.
+  const found =
+    f.options.account !== undefined
+      ? { account: f.options.account, from: `${f.prefix}account` }
+      : resolveAccount(candidates, undefined, f.prefix);
+  const account = found.account;
+  const accountFrom = found.account !== undefined ? found.from : undefined;
 
   const workload: SourcedWorkloadSnapshot = {
     id: f.id,
@@ -94,6 +92,7 @@ export function buildWorkload(f: WorkloadFacts): BuiltWorkload {
     ...(f.options.database !== undefined ? { database: f.options.database } : {}),
     ...(account !== undefined ? { account } : {}),
     replicas: f.replicas,
+    ...(f.options.maxReplicas !== undefined ? { maxReplicas: f.options.maxReplicas } : {}),
     ...(f.hpa ? { hpa: f.hpa } : {}),
     rollout: f.rollout,
     workers: workers.workers,
@@ -107,18 +106,8 @@ export function buildWorkload(f: WorkloadFacts): BuiltWorkload {
     workload,
     workersFrom: workers.from,
     ...(accountFrom ? { accountFrom } : {}),
+    accountCandidates: candidates,
     errors,
     warnings,
   };
-}
-
-/** The user of a `mysql://user:pw@host/db` style URL (any scheme with `mysql` in it); the password is never kept. */
-function userOf(raw: string): string | undefined {
-  if (!/^[a-z0-9+]*mysql[a-z0-9+]*:\/\//i.test(raw.trim())) return undefined;
-  try {
-    const user = decodeURIComponent(new URL(raw.trim()).username);
-    return user !== "" ? user : undefined;
-  } catch {
-    return undefined;
-  }
 }

@@ -115,6 +115,30 @@ describe("pooltuner plan / check on examples/lineage", { timeout: 120_000 }, () 
     ]);
   });
 
+  it("max-replicas and a workload scaled to zero are planned for, and the table says why", async () => {
+    const file = join(dir, "scaled.yml");
+    await writeFile(
+      file,
+      `name: scaled
+services:
+  by-hand:
+    image: x
+    command: gunicorn --workers 2 app:app
+    labels: { io.pooltuner.enabled: "true", io.pooltuner.max-replicas: "3" }
+  stopped:
+    image: x
+    command: gunicorn --workers 2 app:app
+    deploy: { replicas: 0 }
+    labels: { io.pooltuner.enabled: "true" }
+`,
+    );
+    const r = await runCli(["plan", file, "--max-connections", "100", "--unmanaged", "0"]);
+    expect(r.code).toBe(0);
+    // compose recreates stop-first: no surge, so the peak is the planned replicas; 2 workers each
+    expect(row(r.stdout, "compose:scaled/by-hand")?.slice(1, 4)).toEqual(["1 (max-replicas 3)→3", "2", "6"]);
+    expect(row(r.stdout, "compose:scaled/stopped")?.slice(1, 4)).toEqual(["0 (planned 1)→1", "2", "2"]);
+  });
+
   it("--sizing-table replaces the seed's table", async () => {
     const table = join(dir, "table.yaml");
     await writeFile(table, "- { name: tiny, cpu: 8, memory: 16Gi, workers: 4, pool_size: 1, max_overflow: 0 }\n");
@@ -151,6 +175,40 @@ describe("bad input: exit 2, one line per problem", { timeout: 120_000 }, () => 
     expect(r.stderr.trim().split("\n")).toEqual([
       `error: ${file}: service app: io.pooltuner.weight=<a 5-character value, not shown>: must be a number > 0 and <= 1000000, such as 1 or 2.5`,
     ]);
+  });
+
+  it("a worker count that cannot be known, and maxSurge 0 with maxUnavailable 0: one line each naming what to set", async () => {
+    const compose = join(dir, "no-workers.yml");
+    await writeFile(
+      compose,
+      `services:
+  app:
+    image: x
+    command: gunicorn -c gunicorn.conf.py app:app
+    labels: { io.pooltuner.enabled: "true" }
+`,
+    );
+    const manifest = join(dir, "no-surge.yaml");
+    await writeFile(
+      manifest,
+      `apiVersion: apps/v1
+kind: Deployment
+metadata: { name: web, namespace: shop, annotations: { pooltuner.io/enabled: "true", pooltuner.io/workers: "2" } }
+spec:
+  replicas: 2
+  strategy: { rollingUpdate: { maxSurge: 0, maxUnavailable: "0%" } }
+  template: { spec: { containers: [{ name: web, image: web }] } }
+`,
+    );
+    for (const command of ["check", "plan"]) {
+      const r = await runCli([command, compose, manifest, "--max-connections", "100"]);
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe("");
+      expect(r.stderr.trim().split("\n")).toEqual([
+        `error: ${compose}: service app: io.pooltuner.workers: worker processes per container unknown: no --workers/-w in the command or GUNICORN_CMD_ARGS, no GUNICORN_WORKERS or WEB_CONCURRENCY (Gunicorn may also read them from -c FILE, --config or ./gunicorn.conf.py, which cannot be seen from here); the workload is not planned and not changed until you set io.pooltuner.workers to the worker processes per container (or io.pooltuner.workers-env to the variable that holds them)`,
+        `error: ${manifest}: Deployment shop/web: spec.strategy.rollingUpdate: maxSurge (0) and maxUnavailable ("0%") cannot both be 0: Kubernetes rejects it, as no pod could be replaced; set one of them above 0`,
+      ]);
+    }
   });
 
   it("a workload's database that is not given", async () => {

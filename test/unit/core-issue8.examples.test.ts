@@ -190,6 +190,23 @@ describe("a workload whose account is unknown", () => {
     expect(d.apply).toEqual([]);
   });
 
+  it("counts as possibly its own never more than other clients were counted at", () => {
+    // Two account-less workloads, per-user maxima 9 and 8 over the window, but 10 other connections in total.
+    const p = plan(
+      {
+        databases: [db({ maxConnections: 100, unmanaged: 10, unattributed: [9, 8] })],
+        workloads: [w("a", { account: undefined }), w("b", { account: undefined })],
+      },
+      DEFAULT_POLICY,
+    );
+    expect(p.databases[0]?.possiblyOwn).toBe(10);
+  });
+
+  it("reports a held decrease once (not also as an increase whose gain is too small)", () => {
+    const d = decide(loaded([4], 4), old, 0, damping);
+    expect(d.deferred).toEqual([{ workload: "app", reason: "account-unknown" }]);
+  });
+
   it("never gets another client's connections: increases use the conservative budget", () => {
     // Idle now, 4 connections of some user: 20 - 2 - 4 = 14 usable, 8 processes -> cap 1; it runs 1+1 = 16 > 14
     // but 16 <= 14 + 4 if those 4 are its own: the decrease is held, and no increase is planned.

@@ -241,6 +241,18 @@ describe("readWorkload", () => {
     expect(missing.loaded).toBeUndefined();
     expect(missing.errors[0]).toContain('no container named "sidecar"');
   });
+
+  it("a live object without a worker count: planned as unknown, one error line naming the annotation", () => {
+    const noWorkers = deployment({}, { "pooltuner.io/max-replicas": "5" });
+    delete noWorkers.metadata?.annotations?.["pooltuner.io/workers"];
+    const w = readWorkload(noWorkers, "Deployment", [], ["main"]);
+    expect(w.loaded?.workload).toMatchObject({ workers: "unknown", maxReplicas: 5 });
+    expect(w.errors).toEqual([
+      expect.stringMatching(
+        /^pooltuner\.io\/workers: worker processes per container unknown: .*set pooltuner\.io\/workers /,
+      ),
+    ]);
+  });
 });
 
 describe("decide with draining pods", () => {

@@ -79,6 +79,7 @@ describe("databaseSnapshotFromProbe", () => {
       maxConnections: 100,
       maxUserConnections: 0,
       unmanaged: 9,
+      unattributed: [9],
       accounts: { app: { maxUserConnections: 20 } },
     });
     // Out of the window, the dip shows.

@@ -27,6 +27,7 @@ describe("parseWorkloadOptions", () => {
           [`${p}pool-size-env`]: "LINEAGE_DB_POOL_SIZE",
           [`${p}max-overflow-env`]: "LINEAGE_DB_MAX_OVERFLOW",
           [`${p}workers-env`]: "GUNICORN_WORKERS",
+          [`${p}max-replicas`]: "6",
           [`${p}weight`]: "2.5",
           [`${p}update-mode`]: "off",
           [`${p}account`]: "lineage",
@@ -44,6 +45,7 @@ describe("parseWorkloadOptions", () => {
         poolSizeEnv: "LINEAGE_DB_POOL_SIZE",
         maxOverflowEnv: "LINEAGE_DB_MAX_OVERFLOW",
         workersEnv: "GUNICORN_WORKERS",
+        maxReplicas: 6,
         weight: 2.5,
         updateMode: "off",
         account: "lineage",
@@ -60,9 +62,13 @@ describe("parseWorkloadOptions", () => {
   });
 
   it("accepts unquoted YAML booleans and numbers", () => {
-    const r = parseWorkloadOptions({ [`${K}enabled`]: true, [`${K}workers`]: 4, [`${K}weight`]: 3 }, "kubernetes", OBJ);
+    const r = parseWorkloadOptions(
+      { [`${K}enabled`]: true, [`${K}workers`]: 4, [`${K}weight`]: 3, [`${K}max-replicas`]: 0 },
+      "kubernetes",
+      OBJ,
+    );
     expect(r.errors).toEqual([]);
-    expect(r.options).toMatchObject({ enabled: true, workers: 4, weight: 3 });
+    expect(r.options).toMatchObject({ enabled: true, workers: 4, weight: 3, maxReplicas: 0 });
   });
 
   const bad: [string, unknown, RegExp][] = [
@@ -75,6 +81,11 @@ describe("parseWorkloadOptions", () => {
     ["workers", "0", /whole number of worker processes from 1/],
     ["workers", "4.5", /whole number of worker processes from 1/],
     ["workers", "four", /whole number of worker processes from 1/],
+    ["max-replicas", "-1", /whole number of replicas from 0 to 100000/],
+    ["max-replicas", "2.5", /whole number of replicas from 0 to 100000/],
+    ["max-replicas", "many", /whole number of replicas from 0 to 100000/],
+    ["max-replicas", "100001", /whole number of replicas from 0 to 100000/],
+    ["max-replicas", "1e3", /whole number of replicas from 0 to 100000/],
     ["weight", "0", /number > 0/],
     ["weight", "-1", /number > 0/],
     ["weight", "heavy", /number > 0/],
@@ -221,9 +232,49 @@ describe("detectWorkers", () => {
     expect(detect({}, all, cmd)).toMatchObject({ workers: 6, from: "--workers in command" });
     expect(detect({}, all)).toMatchObject({ workers: 4, from: "env GUNICORN_WORKERS" });
     expect(detect({}, { WEB_CONCURRENCY: "3" })).toMatchObject({ workers: 3, from: "env WEB_CONCURRENCY" });
-    const none = detect({}, {});
-    expect(none).toMatchObject({ workers: 1, from: "default" });
-    expect(none.warnings).toHaveLength(1);
+    expect(detect({}, { GUNICORN_CMD_ARGS: "-w 8" }, ["gunicorn", "app:app"])).toMatchObject({
+      workers: 8,
+      from: "-w in env GUNICORN_CMD_ARGS",
+    });
+  });
+
+  it("nothing explicit: unknown, never 1, with one error naming the key to set and why", () => {
+    const none = detect({}, {}, ["gunicorn", "-c", "gunicorn.conf.py", "app:app"]);
+    expect(none).toMatchObject({ workers: "unknown", warnings: [] });
+    expect(none.errors).toEqual([
+      {
+        object: OBJ,
+        field: `${K}workers`,
+        message: expect.stringMatching(
+          /worker processes per container unknown.*-c FILE, --config or \.\/gunicorn\.conf\.py.*not planned and not changed until you set pooltuner\.io\/workers .*\(or pooltuner\.io\/workers-env/,
+        ),
+      },
+    ]);
+    // The prefix passed in names the Docker label.
+    const docker = detectWorkers({
+      object: "service app",
+      prefix: D,
+      options: DEFAULT_OPTIONS,
+      env: new Map(),
+      command: [],
+    });
+    expect(docker.workers).toBe("unknown");
+    expect(docker.errors[0]?.message).toMatch(/set io\.pooltuner\.workers .*\(or io\.pooltuner\.workers-env/);
+    // No command at all (the image's CMD), a plain process, gunicorn with a config file: all unknown.
+    for (const cmd of [[], ["python", "app.py"], ["gunicorn", "--config", "conf.py"], ["gunicorn", "app:app"]]) {
+      expect(detect({}, {}, cmd).workers, cmd.join(" ")).toBe("unknown");
+    }
+    // uvicorn reads no config file: without --workers or WEB_CONCURRENCY it runs one process.
+    expect(detect({}, {}, ["uvicorn", "app:app"]).workers).toBe(1);
+    expect(detect({}, {}, ["python", "-m", "uvicorn", "app:app"]).workers).toBe(1);
+    expect(detect({}, { WEB_CONCURRENCY: "3" }, ["uvicorn", "app:app"]).workers).toBe(3);
+    // Through gunicorn's uvicorn worker class it is gunicorn's count that matters.
+    expect(detect({}, {}, ["gunicorn", "-k", "uvicorn.workers.UvicornWorker", "app:app"]).workers).toBe("unknown");
+  });
+
+  it("--threads do not count: threads share their process's pool", () => {
+    expect(detect({}, {}, ["gunicorn", "--threads", "8", "app:app"]).workers).toBe("unknown");
+    expect(detect({}, {}, ["gunicorn", "--workers", "2", "--threads", "8", "app:app"]).workers).toBe(2);
   });
 
   it("reads every spelling of the flag, and $VAR values from the env", () => {
@@ -234,11 +285,38 @@ describe("detectWorkers", () => {
     expect(detect({}, { N: "9" }, ["gunicorn", "--workers", "${N}"]).workers).toBe(9);
     expect(detect({}, {}, ["gunicorn", "--workers", "${N:-4}"]).workers).toBe(4);
     expect(detect({}, { GUNICORN_CMD_ARGS: "--workers 8 --threads 2" }).workers).toBe(8);
-    // -w is not a worker count for programs other than gunicorn
-    expect(detect({}, {}, ["celery", "-w", "3"]).from).toBe("default");
+    expect(detect({}, {}, ["hypercorn", "-w", "2", "app:app"]).workers).toBe(2);
+    expect(detect({}, {}, ["/usr/local/bin/gunicorn", "-w", "3"]).workers).toBe(3);
+    // -w is not a worker count for programs other than gunicorn and hypercorn (uvicorn has no -w)
+    expect(detect({}, {}, ["celery", "-w", "3"]).workers).toBe("unknown");
+    expect(detect({}, {}, ["uvicorn", "app:app", "-w", "3"]).workers).toBe(1);
   });
 
-  it("a bad or unreadable count is one error naming the field", () => {
+  it("a bad or unreadable count is unknown, with one error naming the field and the key to set", () => {
+    for (const r of [
+      detect({ workersEnv: "W" }, { W: "many" }),
+      detect({ workersEnv: "W" }, {}),
+      detect({ workersEnv: "W" }, { W: { unreadable: "Secret app" } }),
+      detect({}, { GUNICORN_WORKERS: { unreadable: "Secret app" } }),
+      detect({}, { WEB_CONCURRENCY: "0" }),
+      detect({}, {}, ["gunicorn", "--workers", "0"]),
+      detect({}, {}, ["gunicorn", "--workers", "$(W)"]),
+      // a default behind a variable that cannot be read is not its value
+      detect({}, { N: { unreadable: "Secret app" } }, ["gunicorn", "--workers", "${N:-4}"]),
+      // GUNICORN_CMD_ARGS could set --workers: unknown, unless the command line (which wins) says
+      detect({}, { GUNICORN_CMD_ARGS: { unreadable: "Secret app" }, WEB_CONCURRENCY: "2" }),
+    ]) {
+      expect(r.workers).toBe("unknown");
+      expect(r.errors).toHaveLength(1);
+      expect(r.errors[0]?.message).toMatch(/not planned and not changed until you set pooltuner\.io\/workers/);
+    }
+    expect(detect({}, { N: { unreadable: "Secret app" } }, ["gunicorn", "--workers", "${N:-4}"]).errors).toEqual([
+      expect.objectContaining({ field: "command", message: expect.stringMatching(/N comes from Secret app/) }),
+    ]);
+    expect(detect({}, { GUNICORN_CMD_ARGS: { unreadable: "Secret app" } }, ["gunicorn", "-w", "3"])).toMatchObject({
+      workers: 3,
+      errors: [],
+    });
     expect(detect({ workersEnv: "W" }, { W: "many" }).errors).toEqual([
       expect.objectContaining({ object: OBJ, field: "env W", value: "many" }),
     ]);

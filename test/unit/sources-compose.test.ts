@@ -160,6 +160,8 @@ services:
       expect.stringMatching(
         /docker-compose\.yml: service app: environment\.WEB_CONCURRENCY: required variable WORKERS is missing a value: set WORKERS$/,
       ),
+      // ... so the worker count is not known either: never assumed
+      expect.stringMatching(/service app: io\.pooltuner\.workers: worker processes per container unknown/),
     ]);
   });
 
@@ -229,6 +231,59 @@ services:
     expect(r.workloads.map((w) => [w.workload.id.split("/")[1], w.workload.replicas, w.workload.workers])).toEqual([
       ["a", 1, 3],
       ["b", 2, 3],
+    ]);
+  });
+
+  it("max-replicas label: carried to the snapshot; a bad value is one error naming the label", async () => {
+    await files({
+      "docker-compose.yml": `
+services:
+  app:
+    image: app
+    command: gunicorn --workers 2 app:app
+    labels: { io.pooltuner.enabled: "true", io.pooltuner.max-replicas: "4" }
+  stopped:
+    image: app
+    command: gunicorn --workers 2 app:app
+    deploy: { replicas: 0 }
+    labels: { io.pooltuner.enabled: "true", io.pooltuner.max-replicas: 3 }
+  bad:
+    image: app
+    command: gunicorn --workers 2 app:app
+    labels: { io.pooltuner.enabled: "true", io.pooltuner.max-replicas: "a few" }
+`,
+    });
+    const r = await load(["docker-compose.yml"]);
+    const byName = Object.fromEntries(r.workloads.map((w) => [w.workload.id.split("/")[1], w.workload]));
+    expect(byName.app).toMatchObject({ replicas: 1, maxReplicas: 4, workers: 2 });
+    expect(byName.stopped).toMatchObject({ replicas: 0, maxReplicas: 3 });
+    expect(byName.bad?.maxReplicas).toBeUndefined();
+    expect(r.errors.map(formatSourceFinding)).toEqual([
+      `${join(dir, "docker-compose.yml")}: service bad: io.pooltuner.max-replicas=<a 5-character value, not shown>: must be a whole number of replicas from 0 to 100000: the most the workload is scaled to by hand`,
+    ]);
+  });
+
+  it("no worker count (the seed's gunicorn -c gunicorn.conf.py alone): unknown, one error naming the label", async () => {
+    await files({
+      "docker-compose.yml": `
+services:
+  app:
+    image: app
+    command: gunicorn -c gunicorn.conf.py --threads 4 app:app
+    environment: { DB_POOL_SIZE: "2", DB_MAX_OVERFLOW: "3" }
+    labels: { io.pooltuner.enabled: "true" }
+  api:
+    image: api
+    command: uvicorn api:app --host 0.0.0.0 --workers 3
+    labels: { io.pooltuner.enabled: "true" }
+`,
+    });
+    const r = await load(["docker-compose.yml"]);
+    const byName = Object.fromEntries(r.workloads.map((w) => [w.workload.id.split("/")[1], w.workload]));
+    expect(byName.app?.workers).toBe("unknown");
+    expect(byName.api?.workers).toBe(3);
+    expect(r.errors.map(formatSourceFinding)).toEqual([
+      `${join(dir, "docker-compose.yml")}: service app: io.pooltuner.workers: worker processes per container unknown: no --workers/-w in the command or GUNICORN_CMD_ARGS, no GUNICORN_WORKERS or WEB_CONCURRENCY (Gunicorn may also read them from -c FILE, --config or ./gunicorn.conf.py, which cannot be seen from here); the workload is not planned and not changed until you set io.pooltuner.workers to the worker processes per container (or io.pooltuner.workers-env to the variable that holds them)`,
     ]);
   });
 

@@ -57,7 +57,7 @@ ${
 `;
 
 describe("Kubernetes manifests", () => {
-  it("a Deployment with defaults: RollingUpdate 25%/25%, namespace default, first container", async () => {
+  it("a Deployment with defaults: RollingUpdate (surge left to the policy), namespace default, first container", async () => {
     await files({ "web.yaml": deployment({}) });
     const r = await load("web.yaml");
     expect(r.errors).toEqual([]);
@@ -66,11 +66,8 @@ describe("Kubernetes manifests", () => {
         id: "kube:default/Deployment/web",
         kind: "Deployment",
         replicas: 2,
-        rollout: {
-          type: "RollingUpdate",
-          maxSurge: { kind: "percent", value: 25 },
-          maxUnavailable: { kind: "percent", value: 25 },
-        },
+        // Absent maxSurge/maxUnavailable stay absent: the core's policy holds the one default.
+        rollout: { type: "RollingUpdate" },
         workers: 4,
         weight: 1,
         current: { poolSize: 2, maxOverflow: 3 },
@@ -284,6 +281,89 @@ items:
     expect(r.workloads[0]?.workload.replicas).toBe(1);
     expect(r.errors.map(formatSourceFinding)).toEqual([
       `${join(dir, "list.yaml")}: Service in document 1 items[2]: metadata.name: is required`,
+    ]);
+  });
+  it("max-replicas is carried to the snapshot; with an HPA it is ignored with a warning; a bad value is one error", async () => {
+    await files({
+      "apps.yaml": [
+        deployment({ name: "zero", annotations: { "pooltuner.io/max-replicas": "5" }, spec: "  replicas: 0" }),
+        deployment({ name: "scaled", annotations: { "pooltuner.io/max-replicas": "6" } }),
+        `apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: { name: scaled }
+spec:
+  scaleTargetRef: { kind: Deployment, name: scaled }
+  maxReplicas: 10
+`,
+      ].join("---\n"),
+      "bad.yaml": deployment({ name: "bad", annotations: { "pooltuner.io/max-replicas": "-2" } }),
+    });
+    const r = await load("apps.yaml", "bad.yaml");
+    const byId = Object.fromEntries(r.workloads.map((w) => [w.workload.id, w.workload]));
+    expect(byId["kube:default/Deployment/zero"]).toMatchObject({ replicas: 0, maxReplicas: 5 });
+    expect(byId["kube:default/Deployment/scaled"]).toMatchObject({
+      replicas: 2,
+      maxReplicas: 6,
+      hpa: { minReplicas: 1, maxReplicas: 10 },
+    });
+    expect(byId["kube:default/Deployment/bad"]?.maxReplicas).toBeUndefined();
+    expect(r.warnings.map(formatSourceFinding)).toContainEqual(
+      expect.stringMatching(
+        /apps\.yaml: Deployment default\/scaled: pooltuner\.io\/max-replicas: ignored: an HPA targets it .*its maxReplicas \(10\) is planned for/,
+      ),
+    );
+    expect(r.errors.map(formatSourceFinding)).toEqual([
+      `${join(dir, "bad.yaml")}: Deployment default/bad: pooltuner.io/max-replicas="-2": must be a whole number of replicas from 0 to 100000: the most the workload is scaled to by hand`,
+    ]);
+  });
+
+  it("maxSurge 0 with maxUnavailable 0 (int or 0%) is one error naming the object and both fields", async () => {
+    await files({
+      "zero.yaml": [
+        deployment({
+          name: "a",
+          spec: "  replicas: 2\n  strategy: { rollingUpdate: { maxSurge: 0, maxUnavailable: 0 } }",
+        }),
+        deployment({
+          name: "b",
+          spec: "  replicas: 2\n  strategy: { rollingUpdate: { maxSurge: '0%', maxUnavailable: 0 } }",
+        }),
+        // Only one of them 0, or one absent (Kubernetes' 25 %): fine.
+        deployment({ name: "c", spec: "  replicas: 2\n  strategy: { rollingUpdate: { maxSurge: 0 } }" }),
+        deployment({ name: "d", spec: "  replicas: 2\n  strategy: { rollingUpdate: { maxUnavailable: '0%' } }" }),
+      ].join("---\n"),
+    });
+    const r = await load("zero.yaml");
+    const f = join(dir, "zero.yaml");
+    expect(r.errors.map(formatSourceFinding)).toEqual([
+      `${f}: Deployment default/a: spec.strategy.rollingUpdate: maxSurge (0) and maxUnavailable (0) cannot both be 0: Kubernetes rejects it, as no pod could be replaced; set one of them above 0`,
+      `${f}: Deployment default/b: spec.strategy.rollingUpdate: maxSurge ("0%") and maxUnavailable (0) cannot both be 0: Kubernetes rejects it, as no pod could be replaced; set one of them above 0`,
+    ]);
+    const byId = Object.fromEntries(r.workloads.map((w) => [w.workload.id, w.workload]));
+    expect(byId["kube:default/Deployment/c"]?.rollout).toEqual({
+      type: "RollingUpdate",
+      maxSurge: { kind: "int", value: 0 },
+    });
+    expect(byId["kube:default/Deployment/d"]?.rollout).toEqual({
+      type: "RollingUpdate",
+      maxUnavailable: { kind: "percent", value: 0 },
+    });
+  });
+
+  it("a container without a worker count is unknown and an error naming the annotation to set", async () => {
+    await files({
+      "web.yaml": deployment({
+        container: `        - name: web
+          image: web
+          command: ["gunicorn", "-c", "gunicorn.conf.py", "--threads", "4", "app:app"]`,
+      }),
+    });
+    const r = await load("web.yaml");
+    expect(r.workloads.map((w) => [w.workload.workers, w.workersFrom])).toEqual([["unknown", "unknown"]]);
+    expect(r.errors.map(formatSourceFinding)).toEqual([
+      expect.stringMatching(
+        /web\.yaml: Deployment default\/web: pooltuner\.io\/workers: worker processes per container unknown: .*set pooltuner\.io\/workers/,
+      ),
     ]);
   });
 });

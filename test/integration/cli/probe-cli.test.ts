@@ -15,7 +15,7 @@ interface Account {
   readonly user: string;
   readonly password: string;
 }
-// `lineage` is the user in the example's DATABASE_URL: its connections are the managed workload's own.
+// `lineage` is the user in the example's LINEAGE_DB_URL: its connections are the managed workload's own.
 const app: Account = { user: "lineage", password: secret() };
 const monitor: Account = { user: "pt_cli_monitor", password: secret() }; // PROCESS + SELECT on mysql.global_priv
 const blind: Account = { user: "pt_cli_blind", password: secret() }; // no privileges

@@ -83,7 +83,12 @@ export interface AppReplicaSpec {
   readonly project: string;
   readonly index: number;
   readonly port: number;
-  readonly databaseUrl: string;
+  /** The app's database URL; omitted, the app builds it from `LINEAGE_DB_*` parts given in `env`. */
+  readonly databaseUrl?: string;
+  /** The env var holding `databaseUrl`: DATABASE_URL by default; the seed's app read LINEAGE_DB_URL. */
+  readonly urlEnv?: string;
+  /** More env for the app (e.g. the URL's parts). */
+  readonly env?: Readonly<Record<string, string>>;
   readonly poolSize: number;
   readonly maxOverflow: number;
   readonly workers: number;
@@ -102,7 +107,8 @@ export async function startAppReplica(docker: Docker, spec: AppReplicaSpec): Pro
       "GUNICORN_THREADS=8",
       `LINEAGE_DB_POOL_SIZE=${spec.poolSize}`,
       `LINEAGE_DB_MAX_OVERFLOW=${spec.maxOverflow}`,
-      `DATABASE_URL=${spec.databaseUrl}`,
+      ...(spec.databaseUrl !== undefined ? [`${spec.urlEnv ?? "DATABASE_URL"}=${spec.databaseUrl}`] : []),
+      ...Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${v}`),
     ],
     Labels: {
       "com.docker.compose.project": spec.project,

@@ -34,7 +34,8 @@ let initialTemplate: unknown;
 
 beforeAll(async () => {
   c = await cluster();
-  // usable 100 - 5 - 1 = 94 for 4 plannable workloads of 12 processes each (bad-container cannot be planned).
+  // usable 100 - 5 - 1 = 94 for 4 plannable workloads of 12 processes each (bad-container cannot be planned, and
+  // no-workers is not: its worker count is unknown).
   db = await database("ctl-signals", 100);
   await db.db.query("SELECT 1");
   ns = await createNamespace(c, "signals");
@@ -44,7 +45,24 @@ beforeAll(async () => {
   await createApp(c, seedApp("bad-weight", ns, "main", { annotations: { "pooltuner.io/weight": "-1" } }));
   await createApp(c, seedApp("bad-database", ns, "nope"));
   await createApp(c, seedApp("bad-container", ns, "main", { annotations: { "pooltuner.io/container": "sidecar" } }));
-  for (const name of ["good", "recommend-only", "bad-workers", "bad-weight", "bad-database", "bad-container"]) {
+  // Gunicorn reading its workers from a config file: no count anywhere pooltuner can see. Not planned, never changed.
+  const noWorkers = seedApp("no-workers", ns, "main", {
+    env: [
+      { name: "DB_POOL_SIZE", value: "2" },
+      { name: "DB_MAX_OVERFLOW", value: "3" },
+    ],
+  });
+  delete noWorkers.annotations?.["pooltuner.io/workers-env"];
+  await createApp(c, noWorkers);
+  for (const name of [
+    "good",
+    "recommend-only",
+    "bad-workers",
+    "bad-weight",
+    "bad-database",
+    "bad-container",
+    "no-workers",
+  ]) {
     await rolledOut(c, ns, name);
   }
   initialTemplate = (await getDeployment(c, ns, "recommend-only")).spec?.template;
@@ -86,6 +104,7 @@ describe("signals", () => {
       ["bad-weight", 'pooltuner.io/weight="-1"'],
       ["bad-database", 'pooltuner.io/database="nope": unknown database'],
       ["bad-container", 'no container named "sidecar"'],
+      ["no-workers", "worker processes per container unknown"],
     ];
     for (const [name, text] of cases) {
       const e = await warning(name, "InvalidConfiguration");
@@ -98,6 +117,10 @@ describe("signals", () => {
     expect(
       await metricValue(controller, "pooltuner_workload_invalid", { workload: `kube:${ns}/Deployment/bad-workers` }),
     ).toBe(1);
+    // The unknown worker count names the annotation that settles it.
+    expect((await warning("no-workers", "InvalidConfiguration")).message).toMatch(
+      /set pooltuner\.io\/workers .*\(or pooltuner\.io\/workers-env/,
+    );
   });
 
   it("update-mode off: no template change, but status, event and metrics carry the recommendation", async () => {
