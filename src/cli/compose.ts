@@ -5,11 +5,11 @@ import type { Command } from "commander";
 import { DEFAULT_DAMPING } from "../core/index.js";
 import { describeDockerHost, dockerClient } from "../docker/client.js";
 import { ComposeDaemon } from "../docker/daemon.js";
-import { startHttpServer } from "../runtime/http-server.js";
 import { createLogger } from "../runtime/logger.js";
 import { Metrics } from "../runtime/metrics.js";
-import { count, daemonConfig, duration } from "./daemon-options.js";
+import { count, daemonConfig, duration, MAX_MIN_GAIN, port } from "./daemon-options.js";
 import { CliError, exitCodeFor } from "./exit.js";
+import { listen } from "./http-port.js";
 
 interface ComposeFlags {
   config?: string;
@@ -98,76 +98,92 @@ async function runCompose(flags: ComposeFlags): Promise<number> {
   if (flags.projectDir && flags.project.length !== 1)
     throw new CliError("bad-input", ["--project-dir needs exactly one --project (the project mounted there)"]);
   const config = await daemonConfig(flags, env);
-  const logger = createLogger({ level: flags.logLevel });
-  const metrics = new Metrics();
-  const dockerHost = flags.dockerHost ?? env.DOCKER_HOST;
-  const docker = dockerClient(dockerHost);
-  try {
-    await docker.ping();
-  } catch (err) {
-    throw new CliError("unreachable", [
-      `cannot reach the Docker Engine at ${describeDockerHost(dockerHost)}: ${(err as Error).message}`,
-    ]);
-  }
-  const daemon = new ComposeDaemon({
-    docker,
-    databases: config.databases,
-    policy: config.policy,
-    damping: {
-      ...DEFAULT_DAMPING,
-      cooldownMs: duration(flags.cooldown, "--cooldown"),
-      minGain: count(flags.minGain, "--min-gain"),
-    },
-    dryRun: flags.dryRun,
-    ...(flags.project.length > 0 ? { projects: flags.project } : {}),
+  // Every flag is read before anything starts: a bad value is bad input, not a half-started daemon.
+  const timing = {
+    cooldownMs: duration(flags.cooldown, "--cooldown"),
+    minGain: count(flags.minGain, "--min-gain", MAX_MIN_GAIN),
     pollIntervalMs: duration(flags.pollInterval, "--poll-interval"),
     resyncIntervalMs: duration(flags.resyncInterval, "--resync-interval"),
     unmanagedWindowMs: duration(flags.unmanagedWindow, "--unmanaged-window"),
-    recreate: {
-      settleMs: duration(flags.settle, "--settle"),
-      startTimeoutMs: duration(flags.startTimeout, "--start-timeout"),
-    },
-    ...(flags.persist
-      ? {
-          persist: {
-            dir: flags.envDir,
-            pathMap: flags.pathMap.map(pathMapping),
-            ...(flags.projectDir ? { projectDir: flags.projectDir } : {}),
-          },
-        }
-      : {}),
+    settleMs: duration(flags.settle, "--settle"),
+    startTimeoutMs: duration(flags.startTimeout, "--start-timeout"),
     failureBackoffMs: duration(flags.failureBackoff, "--failure-backoff"),
-    logger,
-    metrics,
-  });
-  logger.info(
-    {
-      dockerHost: describeDockerHost(dockerHost),
-      databases: config.databases.map((d) => d.name),
-      dryRun: flags.dryRun,
-      projects: flags.project,
-    },
-    `pooltuner compose ${flags.once ? "one pass" : "started"}${flags.dryRun ? " (dry run: nothing is changed)" : ""}`,
-  );
-
-  if (flags.once) return exitCodeFor({ kind: "passes", reports: await daemon.once() });
-
-  const port = count(flags.httpPort, "--http-port");
-  const http =
-    port > 0
-      ? await startHttpServer({ port, metrics, healthy: () => daemon.healthy(), ready: () => daemon.ready() })
-      : undefined;
-  const stop = new AbortController();
-  const onSignal = (sig: string) => {
-    logger.info(`${sig}: stopping (a recreate in progress finishes first)`);
-    stop.abort();
   };
-  process.once("SIGTERM", () => onSignal("SIGTERM"));
-  process.once("SIGINT", () => onSignal("SIGINT"));
-  await daemon.run(stop.signal);
-  await http?.close();
-  logger.info("stopped");
-  return exitCodeFor({ kind: "daemon-ended", how: "stopped" });
+  const httpPort = port(flags.httpPort, "--http-port");
+  const pathMap = flags.pathMap.map(pathMapping);
+  const logger = createLogger({ level: flags.logLevel });
+  const metrics = new Metrics();
+
+  // The port is taken first, so "already in use" is said before anything else starts.
+  let daemon: ComposeDaemon | undefined;
+  const http =
+    !flags.once && httpPort > 0
+      ? await listen(httpPort, "--http-port", {
+          port: httpPort,
+          metrics,
+          healthy: () => daemon?.healthy() ?? true,
+          ready: () => daemon?.ready() ?? false,
+        })
+      : undefined;
+  try {
+    const dockerHost = flags.dockerHost ?? env.DOCKER_HOST;
+    const docker = dockerClient(dockerHost);
+    try {
+      await docker.ping();
+    } catch (err) {
+      throw new CliError("unreachable", [
+        `cannot reach the Docker Engine at ${describeDockerHost(dockerHost)}: ${(err as Error).message}`,
+      ]);
+    }
+    daemon = new ComposeDaemon({
+      docker,
+      databases: config.databases,
+      policy: config.policy,
+      damping: { ...DEFAULT_DAMPING, cooldownMs: timing.cooldownMs, minGain: timing.minGain },
+      dryRun: flags.dryRun,
+      ...(flags.project.length > 0 ? { projects: flags.project } : {}),
+      pollIntervalMs: timing.pollIntervalMs,
+      resyncIntervalMs: timing.resyncIntervalMs,
+      unmanagedWindowMs: timing.unmanagedWindowMs,
+      recreate: { settleMs: timing.settleMs, startTimeoutMs: timing.startTimeoutMs },
+      ...(flags.persist
+        ? {
+            persist: {
+              dir: flags.envDir,
+              pathMap,
+              ...(flags.projectDir ? { projectDir: flags.projectDir } : {}),
+            },
+          }
+        : {}),
+      failureBackoffMs: timing.failureBackoffMs,
+      logger,
+      metrics,
+    });
+    logger.info(
+      {
+        dockerHost: describeDockerHost(dockerHost),
+        databases: config.databases.map((d) => d.name),
+        dryRun: flags.dryRun,
+        projects: flags.project,
+      },
+      `pooltuner compose ${flags.once ? "one pass" : "started"}${flags.dryRun ? " (dry run: nothing is changed)" : ""}`,
+    );
+
+    if (flags.once) return exitCodeFor({ kind: "passes", reports: await daemon.once() });
+
+    const stop = new AbortController();
+    const onSignal = (sig: string) => {
+      logger.info(`${sig}: stopping (a recreate in progress finishes first)`);
+      stop.abort();
+    };
+    process.once("SIGTERM", () => onSignal("SIGTERM"));
+    process.once("SIGINT", () => onSignal("SIGINT"));
+    await daemon.run(stop.signal);
+    logger.info("stopped");
+    return exitCodeFor({ kind: "daemon-ended", how: "stopped" });
+  } finally {
+    await http?.close();
+  }
 }
 
 function pathMapping(text: string): [string, string] {

@@ -9,8 +9,9 @@ import { DEFAULT_DAMPING } from "../core/index.js";
 import { type KubeConfig, loadKubeConfig } from "../kube/client.js";
 import { startController } from "../kube/controller.js";
 import { createLogger } from "../runtime/logger.js";
-import { count, daemonConfig, duration } from "./daemon-options.js";
+import { count, daemonConfig, duration, MAX_MIN_GAIN, port } from "./daemon-options.js";
 import { CliError, exitCodeFor } from "./exit.js";
+import { listenFailure } from "./http-port.js";
 
 interface ControllerFlags {
   config?: string;
@@ -124,7 +125,7 @@ async function runController(flags: ControllerFlags): Promise<number> {
     .flatMap((n) => n.split(","))
     .map((n) => n.trim())
     .filter((n) => n !== "");
-  const httpPort = count(flags.httpPort, "--http-port");
+  const httpPort = port(flags.httpPort, "--http-port");
   const leaseDurationMs = duration(flags.leaseDuration, "--lease-duration");
   const renewDeadlineMs = duration(flags.renewDeadline, "--renew-deadline");
   const retryPeriodMs = duration(flags.retryPeriod, "--retry-period");
@@ -132,7 +133,7 @@ async function runController(flags: ControllerFlags): Promise<number> {
     throw new CliError("bad-input", ["leader election needs --retry-period < --renew-deadline < --lease-duration"]);
   }
 
-  const controller = await startController({
+  const options: Parameters<typeof startController>[0] = {
     kubeConfig,
     config,
     namespaces: [...new Set(namespaces)],
@@ -143,7 +144,7 @@ async function runController(flags: ControllerFlags): Promise<number> {
     damping: {
       ...DEFAULT_DAMPING,
       cooldownMs: duration(flags.cooldown, "--cooldown"),
-      minGain: count(flags.minGain, "--min-gain"),
+      minGain: count(flags.minGain, "--min-gain", MAX_MIN_GAIN),
     },
     rolloutTimeoutMs: duration(flags.rolloutTimeout, "--rollout-timeout"),
     rolloutCheckMs: duration(flags.rolloutCheckInterval, "--rollout-check-interval"),
@@ -161,6 +162,9 @@ async function runController(flags: ControllerFlags): Promise<number> {
     ...((flags.identity ?? env.POD_NAME) ? { identity: (flags.identity ?? env.POD_NAME) as string } : {}),
     ...(httpPort > 0 ? { http: { port: httpPort } } : {}),
     log,
+  };
+  const controller = await startController(options).catch((err: unknown) => {
+    throw listenFailure(err, httpPort, "--http-port");
   });
 
   const onSignal = (sig: string) => {

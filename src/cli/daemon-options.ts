@@ -1,8 +1,8 @@
 // What `pooltuner controller` and `pooltuner compose` read the same way: the databases (a config file, or
 // --mysql-url for a quick start), durations and counts. Errors are CliError("bad-input") naming the flag.
-import { readFile } from "node:fs/promises";
 import { DEFAULT_POLICY } from "../core/index.js";
 import { type DaemonConfig, loadConfig } from "../runtime/config.js";
+import { DEFAULT_MAX_FILE_BYTES, readInputFile } from "../sources/input-file.js";
 import { CliError } from "./exit.js";
 
 export async function daemonConfig(
@@ -13,14 +13,10 @@ export async function daemonConfig(
   const urls = flags.mysqlUrl.length > 0 ? flags.mysqlUrl : env.POOLTUNER_MYSQL_URL ? [env.POOLTUNER_MYSQL_URL] : [];
   if (file && flags.mysqlUrl.length > 0) throw new CliError("bad-input", ["give --config or --mysql-url, not both"]);
   if (file) {
-    let text: string;
+    const read = await readInputFile(file, { maxBytes: DEFAULT_MAX_FILE_BYTES });
+    if (!read.ok) throw new CliError("bad-input", [`--config ${file} ${read.message}`]);
     try {
-      text = await readFile(file, "utf8");
-    } catch (err) {
-      throw new CliError("bad-input", [`cannot read --config ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`]);
-    }
-    try {
-      return await loadConfig(text, file, env);
+      return await loadConfig(read.text, file, env);
     } catch (err) {
       throw new CliError("bad-input", [(err as Error).message]);
     }
@@ -41,17 +37,72 @@ export async function daemonConfig(
   return { databases, policy: DEFAULT_POLICY };
 }
 
-/** `500ms`, `15s`, `10m`, `1h`; a bare number is seconds. */
-export function duration(text: string, flag: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
-  if (!m) throw new CliError("bad-input", [`${flag}: "${text}" is not a duration (e.g. 500ms, 15s, 10m, 1h)`]);
-  const n = Number(m[1]);
-  const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }[(m[2] ?? "s") as "ms" | "s" | "m" | "h"];
-  return Math.round(n * unit);
+const SECOND = 1_000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+/**
+ * Every duration flag of `controller` and `compose`, with its bounds (ms). The upper bounds stay below 2^31 - 1 ms:
+ * Node turns a longer timer into 1 ms, a busy loop. The lower bounds keep polls and checks from spinning.
+ */
+export const DURATION_BOUNDS = {
+  "--poll-interval": { min: 100, max: DAY },
+  "--resync-interval": { min: SECOND, max: DAY },
+  "--cooldown": { min: 0, max: 7 * DAY },
+  "--failure-backoff": { min: SECOND, max: 7 * DAY },
+  "--unmanaged-window": { min: 0, max: DAY },
+  "--settle": { min: 0, max: HOUR },
+  "--start-timeout": { min: SECOND, max: HOUR },
+  "--rollout-timeout": { min: SECOND, max: DAY },
+  "--rollout-check-interval": { min: 100, max: HOUR },
+  "--debounce": { min: 0, max: 10 * MINUTE },
+  "--lease-duration": { min: SECOND, max: HOUR },
+  "--renew-deadline": { min: SECOND, max: HOUR },
+  "--retry-period": { min: 100, max: HOUR },
+} as const satisfies Record<string, { min: number; max: number }>;
+export type DurationFlag = keyof typeof DURATION_BOUNDS;
+
+/** `500ms`, `15s`, `10m`, `1h`, `1d`; a bare number is seconds. Bounded by DURATION_BOUNDS[flag]. */
+export function duration(text: string, flag: DurationFlag): number {
+  const { min, max } = DURATION_BOUNDS[flag];
+  const range = `from ${formatDuration(min)} to ${formatDuration(max)}`;
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());
+  if (!m)
+    throw new CliError("bad-input", [`${flag}: "${text}" is not a duration (e.g. 500ms, 15s, 10m, 1h; ${range})`]);
+  const unit = { ms: 1, s: SECOND, m: MINUTE, h: HOUR, d: DAY }[(m[2] ?? "s") as "ms" | "s" | "m" | "h" | "d"];
+  const ms = Math.round(Number(m[1]) * unit);
+  if (!(ms >= min && ms <= max)) throw new CliError("bad-input", [`${flag}: ${text} is out of range: give ${range}`]);
+  return ms;
 }
 
-/** A whole number >= 0. */
-export function count(text: string, flag: string): number {
-  if (!/^\d+$/.test(text.trim())) throw new CliError("bad-input", [`${flag}: "${text}" must be a whole number >= 0`]);
-  return Number(text);
+/** `0`, `100ms`, `1s`, `10m`, `1h`, `7d`: the largest unit that divides it. */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return "0";
+  for (const [unit, size] of [
+    ["d", DAY],
+    ["h", HOUR],
+    ["m", MINUTE],
+    ["s", SECOND],
+  ] as const) {
+    if (ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
 }
+
+/** A whole number from 0 to `max`. */
+export function count(text: string, flag: string, max: number): number {
+  const n = /^\d+$/.test(text.trim()) ? Number(text) : Number.NaN;
+  if (!(Number.isSafeInteger(n) && n <= max)) {
+    throw new CliError("bad-input", [`${flag}: "${text}" must be a whole number from 0 to ${max}`]);
+  }
+  return n;
+}
+
+/** `--http-port`: 0 (off) to 65535. */
+export function port(text: string, flag: string): number {
+  return count(text, flag, 65_535);
+}
+
+/** `--min-gain`: pool_size + max_overflow never moves by more than a server's max_connections (100,000). */
+export const MAX_MIN_GAIN = 100_000;

@@ -2,6 +2,7 @@
 // or `name=value` (one database). Parsing returns data: bad values become lines of a bad-input error.
 import type { Reserve } from "../core/index.js";
 import { redactUrl as redact } from "../runtime/database-probe.js";
+import { MAX_CONNECTIONS } from "../sources/bounds.js";
 
 export interface PerDatabase<T> {
   /** The plain `value`, if given. */
@@ -33,7 +34,9 @@ export function parseDatabaseFlags(raw: RawDatabaseFlags): { flags: DatabaseFlag
     (what: string) =>
     (v: string): Result<number> => {
       const n = /^\d+$/.test(v.trim()) ? Number(v) : Number.NaN;
-      return Number.isSafeInteger(n) ? { value: n } : { error: `${what} must be a whole number >= 0` };
+      return Number.isSafeInteger(n) && n <= MAX_CONNECTIONS
+        ? { value: n }
+        : { error: `${what} must be a whole number from 0 to ${MAX_CONNECTIONS}` };
     };
   const flags: DatabaseFlags = {
     // A URL carries a password: never echo it, only its redacted form.
@@ -58,14 +61,30 @@ export function parseReserve(text: string): Result<Reserve> {
   for (const part of text.split(",").map((p) => p.trim())) {
     const pct = /^(\d+(?:\.\d+)?)%$/.exec(part);
     if (pct) percent = Number(pct[1]);
-    else if (/^\d+$/.test(part)) absolute = Number(part);
-    else return { error: "reserve must be N (connections), N% (of max_connections) or N,N%" };
+    else if (/^\d+$/.test(part) && Number(part) <= MAX_CONNECTIONS) absolute = Number(part);
+    else
+      return { error: `reserve must be N (connections, at most ${MAX_CONNECTIONS}), N% (of max_connections) or N,N%` };
   }
   if (percent >= 100) return { error: "reserve percentage must be below 100%" };
   return { value: { absolute, percent } };
 }
 
-type Result<T> = { readonly value: T } | { readonly error: string };
+export type Result<T> = { readonly value: T } | { readonly error: string };
+
+/** Bounds of `--max-file-size`: V8 strings stop near 512 MiB, and a CI gate has no use for more than this. */
+export const MAX_FILE_SIZE_BOUNDS = { min: 1024, max: 256 * 1024 * 1024 } as const;
+
+/** `--max-file-size`: bytes, or with a unit: `512KiB`, `8MiB`, `8M`, `1GiB` (1024-based). */
+export function parseFileSize(text: string): Result<number> {
+  const m = /^(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?$/i.exec(text.trim());
+  const power = m ? ({ b: 0, k: 1, m: 2, g: 3 } as Record<string, number>)[(m[2] ?? "b")[0]?.toLowerCase() ?? "b"] : 0;
+  const bytes = m ? Math.floor(Number(m[1]) * 1024 ** (power ?? 0)) : Number.NaN;
+  const { min, max } = MAX_FILE_SIZE_BOUNDS;
+  if (!Number.isFinite(bytes) || bytes < min || bytes > max) {
+    return { error: `--max-file-size must be a size from 1KiB to 256MiB, such as 8MiB` };
+  }
+  return { value: bytes };
+}
 
 function mysqlUrl(v: string): Result<string> {
   return v.trim() === "" ? { error: "is empty" } : { value: v.trim() };

@@ -6,6 +6,7 @@ import { Command, CommanderError, Option } from "commander";
 import { type KubeConfig, loadKubeConfig } from "../kube/client.js";
 import { ClusterReadError, readClusterSources } from "../kube/plan-source.js";
 import { probeUrl } from "../runtime/drivers.js";
+import { urlSecrets } from "../runtime/url-redaction.js";
 import { registerComposeCommand } from "./compose.js";
 import { registerControllerCommand } from "./controller.js";
 import { CliError, type Command as CommandName, EXIT, exitCodeFor } from "./exit.js";
@@ -20,6 +21,8 @@ interface PlanFlags {
   unmanaged: string[];
   maxUserConnections: string[];
   sizingTable?: string;
+  maxFileSize?: string;
+  allowEnvFileOutside?: boolean;
   output: "table" | "json";
   kube?: boolean;
   kubeconfig?: string;
@@ -73,6 +76,14 @@ function addPlanOptions(cmd: Command): Command {
       "--sizing-table <file>",
       "server-size table (YAML/JSON rows: name, cpu, memory, workers, poolSize, maxOverflow)",
     )
+    .option(
+      "--max-file-size <size>",
+      "refuse input files larger than this (compose files, manifests, env files, sizing table): 1KiB to 256MiB (default 4MiB)",
+    )
+    .option(
+      "--allow-env-file-outside",
+      "let compose env_file (and .env) resolve outside the compose file's folder (default: refused, for CI on untrusted pull requests)",
+    )
     .addOption(new Option("-o, --output <format>", "output format").choices(["table", "json"]).default("table"))
     .option("--kube", "also read the annotated Deployments/StatefulSets and HPAs of a live cluster (read-only)")
     .option("--kubeconfig <file>", "with --kube: kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)")
@@ -97,6 +108,8 @@ async function execute(
     ...(opts.kube ? { kube: () => kubeSources(opts) } : {}),
     flags: { ...opts, mysqlUrl },
     ...(opts.sizingTable ? { sizingTable: opts.sizingTable } : {}),
+    ...(opts.maxFileSize !== undefined ? { maxFileSize: opts.maxFileSize } : {}),
+    allowEnvFileOutside: opts.allowEnvFileOutside === true,
     environment: process.env,
     probe: (url) => probeUrl(url, { connectTimeoutMs: PROBE_TIMEOUT_MS, queryTimeoutMs: PROBE_TIMEOUT_MS }),
   });
@@ -129,31 +142,19 @@ async function kubeSources(opts: PlanFlags) {
 }
 
 /**
- * Belt and braces: whatever a message says, the passwords of the URLs given on the command line or in
- * POOLTUNER_MYSQL_URL never reach the terminal (the probe's errors are already redacted).
+ * Belt and braces: whatever a message says, the secrets of the URLs given on the command line or in
+ * POOLTUNER_MYSQL_URL (password, secret query values) never reach the terminal (the probe's errors are already
+ * redacted).
  */
 function scrubber(candidates: readonly (string | undefined)[]): (text: string) => string {
   const secrets = new Set<string>();
   for (const c of candidates) {
-    if (!c?.includes("://")) continue;
-    const url = c.slice(c.indexOf("://") + 3);
-    const at = url.lastIndexOf("@");
-    const colon = url.indexOf(":");
-    if (at < 0 || colon < 0 || colon > at) continue;
-    const password = url.slice(colon + 1, at);
-    secrets.add(password);
-    secrets.add(safeDecode(password));
+    const start = c?.search(/[a-z][a-z0-9+.-]*:\/\//i) ?? -1;
+    if (c === undefined || start < 0) continue;
+    for (const secret of urlSecrets(c.slice(start))) secrets.add(secret);
   }
-  const list = [...secrets].filter((s) => s.length > 0).sort((a, b) => b.length - a.length);
+  const list = [...secrets].sort((a, b) => b.length - a.length);
   return (text) => list.reduce((t, s) => t.split(s).join("***"), text);
-}
-
-function safeDecode(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
 }
 
 export async function main(argv: readonly string[]): Promise<number> {

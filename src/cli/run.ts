@@ -4,10 +4,11 @@ import { addressOf } from "../runtime/drivers.js";
 import { settleAccount } from "../sources/account.js";
 import { PREFIX } from "../sources/annotations.js";
 import { formatSourceFinding, type LoadedWorkload, type SourceResult } from "../sources/findings.js";
+import { DEFAULT_MAX_FILE_BYTES } from "../sources/input-file.js";
 import { loadSources } from "../sources/load.js";
 import { type Probe, readDatabases, resolveDatabases } from "./databases.js";
 import { CliError, type Command, exitCodeFor, type Outcome } from "./exit.js";
-import { parseDatabaseFlags, type RawDatabaseFlags } from "./flags.js";
+import { parseDatabaseFlags, parseFileSize, type RawDatabaseFlags } from "./flags.js";
 import type { Report } from "./report.js";
 import { loadSizingTable } from "./sizing-table-file.js";
 
@@ -16,6 +17,10 @@ export interface RunInput {
   readonly paths: readonly string[];
   readonly flags: RawDatabaseFlags;
   readonly sizingTable?: string;
+  /** `--max-file-size`, as given (default: DEFAULT_MAX_FILE_BYTES). */
+  readonly maxFileSize?: string;
+  /** `--allow-env-file-outside`: compose env files may resolve outside the compose file's folder. */
+  readonly allowEnvFileOutside?: boolean;
   /** The shell environment, for compose `${VAR}` interpolation. */
   readonly environment: Readonly<Record<string, string | undefined>>;
   readonly probe: Probe;
@@ -46,14 +51,23 @@ export async function run(input: RunInput): Promise<RunResult> {
 
 async function planReport(input: RunInput, warnings: string[]): Promise<Report> {
   const { flags, errors: flagErrors } = parseDatabaseFlags(input.flags);
-  if (flagErrors.length > 0) throw new CliError("bad-input", flagErrors);
+  const fileSize =
+    input.maxFileSize === undefined ? { value: DEFAULT_MAX_FILE_BYTES } : parseFileSize(input.maxFileSize);
+  if ("error" in fileSize) flagErrors.push(fileSize.error);
+  if (flagErrors.length > 0 || "error" in fileSize) throw new CliError("bad-input", flagErrors);
+  const limits = { maxBytes: fileSize.value, raiseHint: "raise it with --max-file-size" };
   const policy: Policy = {
     ...DEFAULT_POLICY,
-    ...(input.sizingTable ? { sizingTable: await loadSizingTable(input.sizingTable) } : {}),
+    ...(input.sizingTable ? { sizingTable: await loadSizingTable(input.sizingTable, limits) } : {}),
     ...(flags.reserve.all ? { reserve: flags.reserve.all } : {}),
   };
 
-  const fromFiles = await loadSources(input.paths, { environment: input.environment });
+  const fromFiles = await loadSources(input.paths, {
+    environment: input.environment,
+    maxFileBytes: limits.maxBytes,
+    raiseHint: limits.raiseHint,
+    allowEnvFileOutside: input.allowEnvFileOutside ?? false,
+  });
   const fromCluster = input.kube ? await input.kube() : undefined;
   const sources = fromCluster
     ? {

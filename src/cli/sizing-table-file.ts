@@ -1,22 +1,24 @@
 // `--sizing-table <file>`: the server-size table as YAML or JSON rows (see sources/sizing-table-rows.ts),
 // replacing the seed's default. A top-level `rows:` (or `sizingTable:`) list is accepted too.
-import { readFile } from "node:fs/promises";
-import { parse } from "yaml";
 import type { SizingRow } from "../core/index.js";
+import { type ReadLimits, readInputFile } from "../sources/input-file.js";
+import { parseYamlDocuments } from "../sources/parse-yaml.js";
 import { parseSizingRows } from "../sources/sizing-table-rows.js";
 import { CliError } from "./exit.js";
 
 const isMap = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
-export async function loadSizingTable(file: string): Promise<SizingRow[]> {
-  const text = await readFile(file, "utf8").catch((e: NodeJS.ErrnoException) => e);
-  if (text instanceof Error) throw new CliError("bad-input", [`${file}: cannot read: ${text.code ?? text.message}`]);
-  let data: unknown;
-  try {
-    data = parse(text);
-  } catch (e) {
-    throw new CliError("bad-input", [`${file}: invalid YAML/JSON: ${(e as Error).message.split("\n")[0]}`]);
+export async function loadSizingTable(file: string, limits: ReadLimits): Promise<SizingRow[]> {
+  const read = await readInputFile(file, limits);
+  if (!read.ok) throw new CliError("bad-input", [`--sizing-table ${file}: ${read.message}`]);
+  const parsed = parseYamlDocuments(read.text);
+  if ("error" in parsed) {
+    const { line, message } = parsed.error;
+    throw new CliError("bad-input", [`--sizing-table ${file}${line === undefined ? "" : `:${line}`}: ${message}`]);
   }
+  const docs = parsed.docs.filter((d) => d !== null && d !== undefined);
+  if (docs.length > 1) throw new CliError("bad-input", [`--sizing-table ${file}: must hold one document`]);
+  const data = docs[0];
   const list = Array.isArray(data) ? data : isMap(data) ? (data.rows ?? data.sizingTable) : undefined;
   const { rows, errors } = parseSizingRows(list, file);
   if (errors.length > 0) throw new CliError("bad-input", errors);

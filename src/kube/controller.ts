@@ -89,6 +89,10 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
     for (const db of databases) queue.add(db);
     for (const key of router.keys()) queue.add(key);
   };
+  // The port first: one that cannot be taken fails the start before any timer, watch, queue or lease is running.
+  const ready = () => cache.hasSynced() && (!parts.leading || poller.allPolled()) && !signal.aborted;
+  const healthy = () => !signal.aborted && cache.maxIdleMs() < 4 * (o.watchdogMs ?? 120_000);
+  const httpServer = o.http ? await startHttpServer({ ...o.http, metrics: parts.metrics, healthy, ready }) : undefined;
   const resyncTimer = setInterval(() => {
     if (parts.leading) enqueueAll();
   }, o.resyncMs);
@@ -99,9 +103,6 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
     poller.start();
     enqueueAll();
   });
-  const ready = () => cache.hasSynced() && (!parts.leading || poller.allPolled()) && !signal.aborted;
-  const healthy = () => !signal.aborted && cache.maxIdleMs() < 4 * (o.watchdogMs ?? 120_000);
-  const httpServer = o.http ? await startHttpServer({ ...o.http, metrics: parts.metrics, healthy, ready }) : undefined;
   lease.onStop(async () => {
     clearInterval(resyncTimer);
     await cache.stop();

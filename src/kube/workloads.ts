@@ -6,6 +6,7 @@ import { PREFIX, parseWorkloadOptions, type WorkloadOptions } from "../sources/a
 import type { LoadedWorkload, SourceFinding } from "../sources/findings.js";
 import { kubeWorkloadId } from "../sources/identity.js";
 import { readKubeWorkload } from "../sources/manifests.js";
+import { fieldWithValue } from "../sources/shown-value.js";
 import {
   chosenContainerName,
   type HpaObject,
@@ -125,7 +126,7 @@ export function readWorkload(
 
 /** `field="value": message` without the file and object: the event already sits on the object. */
 function line(f: SourceFinding): string {
-  const field = f.field ? `${f.field}${f.value !== undefined ? `="${f.value}"` : ""}: ` : "";
+  const field = f.field ? `${fieldWithValue(f.field, f.value)}: ` : "";
   return `${field}${f.message}`;
 }
 

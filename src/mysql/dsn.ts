@@ -1,6 +1,7 @@
 // `mysql://user:pass@host:port/db?socket=...&ssl=true` parsing and redaction.
 // Secrets rule (preamble, DESIGN §4): a password never leaves this module in any string we build.
-import { DatabaseUrlError, redactUrl } from "../runtime/database-probe.js";
+import { DatabaseUrlError } from "../runtime/database-probe.js";
+import { redactAll, redactUrl, safeDecode, urlSecrets } from "../runtime/url-redaction.js";
 
 export interface MysqlDsn {
   host: string;
@@ -22,7 +23,9 @@ export class DsnError extends DatabaseUrlError {
 // SQLAlchemy-style schemes (mysql+pymysql://) are accepted so an app's URL can be pasted as is.
 const SCHEME = /^(mysql|mariadb)(\+[a-z0-9_]+)?:$/i;
 // charset is accepted for the same reason and ignored: the probe reads only numbers and ASCII names.
-const KNOWN_PARAMS = new Set(["socket", "ssl", "charset"]);
+// password / passwd: SQLAlchemy hands query parameters to the driver, and PyMySQL accepts both.
+const PASSWORD_PARAMS = ["password", "passwd"] as const;
+const KNOWN_PARAMS = new Set(["socket", "ssl", "charset", ...PASSWORD_PARAMS]);
 export const DEFAULT_MYSQL_PORT = 3306;
 
 /**
@@ -34,7 +37,8 @@ export function parseMysqlUrl(url: string): MysqlDsn {
   try {
     parsed = new URL(url);
   } catch {
-    throw new DsnError(`not a valid MySQL URL: ${redact(url)} (expected mysql://user:password@host:port/database)`);
+    // Nothing of it but the scheme: where a password starts and ends in a URL that does not parse is anyone's guess.
+    throw new DsnError(`not a valid MySQL URL: ${redactAll(url)} (expected mysql://user:password@host:port/database)`);
   }
   const shown = redact(url);
   if (!SCHEME.test(parsed.protocol)) {
@@ -56,10 +60,18 @@ export function parseMysqlUrl(url: string): MysqlDsn {
   const database = decode(parsed.pathname.replace(/^\//, ""), "database", shown);
   if (database.includes("/")) throw new DsnError(`invalid database name in ${shown}`);
 
-  for (const key of parsed.searchParams.keys()) {
-    if (!KNOWN_PARAMS.has(key)) {
-      throw new DsnError(`unknown parameter "${key}" in ${shown} (known: ${[...KNOWN_PARAMS].join(", ")})`);
-    }
+  for (const pair of parsed.search.replace(/^\?/, "").split("&")) {
+    const eq = pair.indexOf("=");
+    const key = safeDecode(eq < 0 ? pair : pair.slice(0, eq));
+    if (pair === "" || KNOWN_PARAMS.has(key)) continue;
+    // A bare `?word` may be a pasted secret: name the key only when it is written as key=value and looks like one.
+    const named =
+      eq >= 0 && /^[A-Za-z][A-Za-z0-9_.-]{0,40}$/.test(key) ? `unknown parameter "${key}"` : "an unknown parameter";
+    throw new DsnError(`${named} in ${shown} (known: ${[...KNOWN_PARAMS].join(", ")})`);
+  }
+  const fromQuery = PASSWORD_PARAMS.map((k) => parsed.searchParams.get(k)).filter((v): v is string => v !== null);
+  if (fromQuery.length > 1 || (fromQuery.length > 0 && parsed.password !== "")) {
+    throw new DsnError(`the password is given twice in ${shown}: give it once, before the @ or as ?password=`);
   }
   const sslParam = parsed.searchParams.get("ssl");
   if (sslParam !== null && !["true", "false", "1", "0"].includes(sslParam)) {
@@ -69,7 +81,7 @@ export function parseMysqlUrl(url: string): MysqlDsn {
     host,
     port,
     user,
-    password,
+    password: fromQuery[0] ?? password,
     database,
     ssl: sslParam === "true" || sslParam === "1",
   };
@@ -78,8 +90,9 @@ export function parseMysqlUrl(url: string): MysqlDsn {
   return dsn;
 }
 
-/** The URL with its password hidden (the seam's, string-based: safe whatever the URL holds). */
+/** The URL with every secret-bearing part hidden (driver-agnostic, in runtime/url-redaction.ts). */
 export const redact = redactUrl;
+export { redactAll, urlSecrets };
 
 /** `user@host:port` (or `user@socket`): how errors and logs name a target. */
 export function describeTarget(dsn: Pick<MysqlDsn, "host" | "port" | "user" | "socketPath">): string {

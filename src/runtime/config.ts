@@ -1,10 +1,10 @@
 // The daemons' configuration file: the databases workloads may name, and the planner's knobs.
 // Kubernetes mounts it from a Secret; compose mounts it as a file. URLs may come from a file or an env var
 // so the secret never has to sit in the config itself.
-import { readFile } from "node:fs/promises";
-import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { DEFAULT_POLICY, type Policy, type SizingRow } from "../core/index.js";
+import { DEFAULT_MAX_FILE_BYTES, readInputFile } from "../sources/input-file.js";
+import { parseYamlDocuments } from "../sources/parse-yaml.js";
 import { parseSizingRows } from "../sources/sizing-table-rows.js";
 
 const reserveSchema = z
@@ -57,14 +57,17 @@ export async function loadConfig(
   text: string,
   source: string,
   env: Readonly<Record<string, string | undefined>>,
-  readText: (path: string) => Promise<string> = (p) => readFile(p, "utf8"),
+  readText: (path: string) => Promise<string> = readRegularFile,
 ): Promise<DaemonConfig> {
-  let raw: unknown;
-  try {
-    raw = parseYaml(text);
-  } catch (err) {
-    throw new ConfigError(`${source}: not valid YAML: ${(err as Error).message.split("\n")[0]}`);
+  // The same reader as plan/check: linear in the number of keys, alias bombs refused.
+  const parsed0 = parseYamlDocuments(text);
+  if ("error" in parsed0) {
+    const { line, message } = parsed0.error;
+    throw new ConfigError(`${source}${line === undefined ? "" : `:${line}`}: not valid: ${message}`);
   }
+  const docs = parsed0.docs.filter((d) => d !== null && d !== undefined);
+  if (docs.length > 1) throw new ConfigError(`${source}: must hold one YAML document`);
+  const raw: unknown = docs[0];
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
@@ -101,4 +104,11 @@ export async function loadConfig(
     ...(sizingTable ? { sizingTable } : {}),
   };
   return { databases, policy };
+}
+
+/** A urlFile: a regular file only (a FIFO or device is refused, never opened for reading). */
+async function readRegularFile(path: string): Promise<string> {
+  const read = await readInputFile(path, { maxBytes: DEFAULT_MAX_FILE_BYTES });
+  if (!read.ok) throw new Error(read.message);
+  return read.text;
 }

@@ -88,19 +88,4 @@ export interface DatabaseDriver<R extends DatabaseReading = DatabaseReading> {
   address(url: string): { readonly host: string; readonly port: number };
 }
 
-/**
- * The URL with its password replaced by `***`; safe for logs, errors and output. String-based on purpose:
- * everything between the first `:` after `scheme://` and the LAST `@` is hidden, so a password with unencoded
- * `@ / ? #` (which URL parsers split in surprising places) is still never shown.
- */
-export function redactUrl(url: string): string {
-  const m = /^([a-z][a-z0-9+.-]*:\/\/)(.*)$/is.exec(url);
-  if (!m) return "<unparseable URL>"; // could be anything, a pasted password included
-  const [, scheme = "", rest = ""] = m;
-  const at = rest.lastIndexOf("@");
-  if (at < 0) return url;
-  const userinfo = rest.slice(0, at);
-  const colon = userinfo.indexOf(":");
-  if (colon < 0) return url;
-  return `${scheme}${userinfo.slice(0, colon)}:***@${rest.slice(at + 1)}`;
-}
+export { redactUrl } from "./url-redaction.js";

@@ -10,6 +10,17 @@ export interface HttpServerOptions {
   readonly ready: () => boolean;
 }
 
+/** The port could not be taken: `code` is the socket error (EADDRINUSE, EACCES, ...). */
+export class HttpListenError extends Error {
+  constructor(
+    readonly port: number,
+    readonly code: string,
+  ) {
+    super(`cannot listen on port ${port}: ${code}`);
+    this.name = "HttpListenError";
+  }
+}
+
 export async function startHttpServer(
   options: HttpServerOptions,
 ): Promise<{ server: Server; close: () => Promise<void> }> {
@@ -30,7 +41,9 @@ export async function startHttpServer(
     res.writeHead(404).end();
   });
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
+    server.once("error", (err: NodeJS.ErrnoException) =>
+      reject(new HttpListenError(options.port, err.code ?? "error")),
+    );
     server.listen(options.port, options.host ?? "0.0.0.0", () => resolve());
   });
   return {

@@ -3,6 +3,8 @@
 // the object and the key; nothing throws. Used by `plan`/`check`, the Kubernetes controller and the compose daemon.
 
 import type { UpdateMode } from "../core/index.js";
+import { MAX_REPLICAS, MAX_WORKERS } from "./bounds.js";
+import { fieldWithValue } from "./shown-value.js";
 
 export type { UpdateMode } from "../core/index.js";
 
@@ -71,8 +73,6 @@ type Key = OptionKey;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const DATABASE_NAME = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$/;
 const CONTAINER_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-const MAX_WORKERS = 10_000;
-const MAX_REPLICAS = 100_000;
 const MAX_WEIGHT = 1_000_000;
 
 type Rule<T> = (value: string) => { value: T } | { message: string };
@@ -216,7 +216,7 @@ export function parseWorkloadOptions(
 }
 
 export function formatOptionFinding(f: OptionFinding): string {
-  return `${f.object}: ${f.field}${f.value !== undefined ? `="${f.value}"` : ""}: ${f.message}`;
+  return `${f.object}: ${fieldWithValue(f.field, f.value)}: ${f.message}`;
 }
 
 function isKey(key: string): key is Key {

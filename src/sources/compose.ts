@@ -1,13 +1,15 @@
 // docker-compose files -> workloads. Reads what `docker compose up` would run: labels, replicas, environment
 // (env_file, then `environment`), `${VAR}` interpolation from the shell and the project's `.env`, resource limits
 // and the command. Recreating a compose container is stop-first (DESIGN §3), so there is no surge.
-import { readFile } from "node:fs/promises";
-import { basename, dirname, join, resolve } from "node:path";
+import { realpath } from "node:fs/promises";
+import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import type { Rollout } from "../core/index.js";
 import { parseWorkloadOptions } from "./annotations.js";
+import { MAX_REPLICAS } from "./bounds.js";
 import { interpolate, type Lookup, parseEnvFile } from "./dotenv.js";
 import { inFile, type LoadedWorkload, type SourceFinding, type SourceResult } from "./findings.js";
 import { composeWorkloadId, PREFIX } from "./identity.js";
+import { DEFAULT_MAX_FILE_BYTES, type ReadLimits, readInputFile } from "./input-file.js";
 import { describe, parseComposeBytes, parseComposeCpus } from "./quantity.js";
 import { type EnvValue, splitArgs } from "./workers.js";
 import { buildWorkload } from "./workload.js";
@@ -19,6 +21,13 @@ export interface ComposeInput {
   readonly data: unknown;
   /** The shell environment compose would see (wins over `.env`, as in compose). */
   readonly environment: Readonly<Record<string, string | undefined>>;
+  /** Cap for the env files read (default DEFAULT_MAX_FILE_BYTES). */
+  readonly limits?: ReadLimits;
+  /**
+   * Whether `env_file` (and `.env`) may resolve outside the compose file's folder. Off by default: a pull request
+   * must not make a CI gate read `/etc/shadow` or `../../secrets.env` and report on it.
+   */
+  readonly allowEnvFileOutside?: boolean;
 }
 
 type Json = Record<string, unknown>;
@@ -37,7 +46,13 @@ export async function readCompose(input: ComposeInput): Promise<SourceResult> {
   const workloads: LoadedWorkload[] = [];
   const data = input.data as Json;
 
-  const dotenv = await readDotenv(dir, input.environment, errors);
+  // The project's .env feeds interpolation only; the shell environment wins over it.
+  const files: EnvFiles = {
+    dir,
+    limits: input.limits ?? { maxBytes: DEFAULT_MAX_FILE_BYTES },
+    allowOutside: input.allowEnvFileOutside ?? false,
+  };
+  const dotenv = await readDotenv(files, input.environment, errors);
   const lookup: Lookup = (name) => input.environment[name] ?? dotenv.get(name);
 
   // Each finding names the field the variable sits in, e.g. `environment.DB_POOL_SIZE`.
@@ -77,7 +92,7 @@ export async function readCompose(input: ComposeInput): Promise<SourceResult> {
     const fail = (field: string, message: string) => errors.push({ file, object, field, message });
     const deploy = isMap(def.deploy) ? def.deploy : {};
 
-    const env = await serviceEnv(def, dir, lookup, (e) => errors.push({ ...e, object }), fail);
+    const env = await serviceEnv(def, files, lookup, (e) => errors.push({ ...e, object }), fail);
 
     const replicas = replicaCount(deploy, def, fail, (f, m) => warnings.push({ file, object, field: f, message: m }));
     const resources = limits(deploy, def, fail);
@@ -103,15 +118,22 @@ export async function readCompose(input: ComposeInput): Promise<SourceResult> {
 }
 
 /** The project's .env feeds interpolation only; the shell environment wins over it. */
+/** Where env files are read from, and how much of them (untrusted input: the project directory, a size cap). */
+interface EnvFiles {
+  readonly dir: string;
+  readonly limits: ReadLimits;
+  readonly allowOutside: boolean;
+}
+
 async function readDotenv(
-  dir: string,
+  files: EnvFiles,
   environment: ComposeInput["environment"],
   errors: SourceFinding[],
 ): Promise<ReadonlyMap<string, string>> {
-  const path = join(dir, ".env");
-  const text = await readOptional(path);
+  const path = join(files.dir, ".env");
+  const text = await readEnvFile(files.dir, ".env", files.limits, files.allowOutside);
   if (text instanceof Error) {
-    errors.push({ file: path, message: `cannot read: ${text.message}` });
+    errors.push({ file: path, message: text.message });
     return new Map();
   }
   if (text === undefined) return new Map();
@@ -123,17 +145,17 @@ async function readDotenv(
 /** The service's env as compose builds it: `env_file` entries in order, then `environment` (which wins). */
 async function serviceEnv(
   def: Json,
-  dir: string,
+  files: EnvFiles,
   lookup: Lookup,
   fileError: (f: { file: string; message: string }) => void,
   fail: (field: string, message: string) => void,
 ): Promise<Map<string, EnvValue>> {
   const env = new Map<string, EnvValue>();
   for (const entry of envFileEntries(def.env_file, (m) => fail("env_file", m))) {
-    const shown = join(dir, entry.path);
-    const text = await readOptional(resolve(dir, entry.path));
+    const shown = isAbsolute(entry.path) ? entry.path : join(files.dir, entry.path);
+    const text = await readEnvFile(files.dir, entry.path, files.limits, files.allowOutside);
     if (text instanceof Error) {
-      fail("env_file", `cannot read ${shown}: ${text.message}`);
+      fail("env_file", `${shown} ${text.message}`);
       continue;
     }
     if (text === undefined) {
@@ -263,8 +285,8 @@ function replicaCount(
   const raw = field === "deploy.replicas" ? deploy.replicas : def.scale;
   const n =
     typeof raw === "number" ? raw : typeof raw === "string" && /^\d+$/.test(raw.trim()) ? Number(raw) : Number.NaN;
-  if (!Number.isInteger(n) || n < 0) {
-    fail(field, `must be a whole number >= 0, got ${describe(raw)}`);
+  if (!Number.isInteger(n) || n < 0 || n > MAX_REPLICAS) {
+    fail(field, `must be a whole number from 0 to ${MAX_REPLICAS}, got ${describe(raw)}`);
     return 1;
   }
   if (field === "deploy.replicas" && def.scale !== undefined && Number(def.scale) !== n) {
@@ -309,12 +331,36 @@ function str(v: unknown): string | undefined {
   return typeof v === "string" ? v : undefined;
 }
 
-/** The file's text; undefined when it does not exist; an Error for anything else (a directory, no permission). */
-async function readOptional(path: string): Promise<string | undefined | Error> {
-  try {
-    return await readFile(path, "utf8");
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    return e.code === "ENOENT" ? undefined : new Error(e.code ?? e.message);
+/**
+ * An env file of the project: its text; undefined when it does not exist; an Error whose message completes
+ * "<path> ..." for anything else (outside the project folder, a FIFO or folder, too large, no permission).
+ */
+async function readEnvFile(
+  dir: string,
+  path: string,
+  limits: ReadLimits,
+  allowOutside: boolean,
+): Promise<string | undefined | Error> {
+  const full = resolve(dir, path);
+  let target = full;
+  if (!allowOutside) {
+    const outside = (base: string, p: string) => {
+      const rel = relative(base, p);
+      return rel === ".." || rel.startsWith(`..${"/"}`) || isAbsolute(rel);
+    };
+    const refused = (how: string) =>
+      new Error(`${how} outside the project folder ${dir}: refused (allow it with --allow-env-file-outside)`);
+    // Lexically first, before touching the file system: an absolute path or `..` is refused unseen.
+    if (outside(resolve(dir), full)) return refused("is");
+    try {
+      target = await realpath(full);
+      if (outside(await realpath(dir), target)) return refused("resolves (through a symlink)");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      return new Error(`cannot be read: ${(err as NodeJS.ErrnoException).code ?? "unknown error"}`);
+    }
   }
+  const read = await readInputFile(target, limits);
+  if (read.ok) return read.text;
+  return read.missing ? undefined : new Error(read.message);
 }

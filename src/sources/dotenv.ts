@@ -42,7 +42,8 @@ function expand(text: string, lookup: Lookup, missing: string[], errors: string[
     if (next === "{") {
       const end = closingBrace(text, i + 2);
       if (end < 0) {
-        errors.push(`unclosed "\${" in "${text}"`);
+        // Never quote the text: it may come from an env file full of secrets.
+        errors.push(`unclosed "\${"`);
         return out + text.slice(i);
       }
       out += braced(text.slice(i + 2, end), lookup, missing, errors);
@@ -66,7 +67,7 @@ function expand(text: string, lookup: Lookup, missing: string[], errors: string[
 function braced(body: string, lookup: Lookup, missing: string[], errors: string[]): string {
   const m = NAME.exec(body);
   if (!m) {
-    errors.push(`invalid interpolation "\${${body}}"`);
+    errors.push(`invalid interpolation "\${...}" (expected \${NAME}, \${NAME:-default}, \${NAME:?error})`);
     return "";
   }
   const name = m[0];
@@ -78,7 +79,7 @@ function braced(body: string, lookup: Lookup, missing: string[], errors: string[
   }
   const op = /^(:?[-?+])/.exec(rest)?.[1];
   if (!op) {
-    errors.push(`invalid interpolation "\${${body}}"`);
+    errors.push(`invalid interpolation "\${...}" (expected \${NAME}, \${NAME:-default}, \${NAME:?error})`);
     return "";
   }
   const word = () => expand(rest.slice(op.length), lookup, missing, errors);
@@ -135,7 +136,8 @@ export function parseEnvFile(text: string, lookup: Lookup = () => undefined): En
     const eq = body.indexOf("=");
     const key = (eq < 0 ? body : body.slice(0, eq)).trim();
     if (!/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(key)) {
-      errors.push({ line, message: `"${trimmed}" is not KEY=VALUE` });
+      // The line number only: the line may be a secret (a private key, a password file).
+      errors.push({ line, message: "is not KEY=VALUE (content not shown)" });
       return;
     }
     if (eq < 0) {

@@ -1,6 +1,7 @@
 // What reading files produces besides workloads: problems, each naming the file, the object and the field,
 // printed on one line. Errors make the input unusable (exit 2); warnings are shown with the plan.
 import type { OptionFinding, OptionsFlavor, WorkloadOptions } from "./annotations.js";
+import { fieldWithValue } from "./shown-value.js";
 import type { BuiltWorkload } from "./workload.js";
 
 export interface SourceFinding {
@@ -34,11 +35,7 @@ export function inFile(file: string, f: OptionFinding): SourceFinding {
 export function formatSourceFinding(f: SourceFinding): string {
   const parts = [f.file];
   if (f.object) parts.push(f.object);
-  if (f.field) parts.push(`${f.field}${f.value !== undefined ? `=${JSON.stringify(oneLine(f.value))}` : ""}`);
+  if (f.field) parts.push(fieldWithValue(f.field, f.value));
   parts.push(f.message);
   return parts.join(": ");
-}
-
-function oneLine(s: string): string {
-  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
 }

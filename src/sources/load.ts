@@ -1,16 +1,23 @@
 // Files and folders -> workloads. docker-compose files and Kubernetes manifests are told apart by content, not
 // by name; folders are walked for *.yaml / *.yml / *.json. Manifests are read together, so an HPA or a ConfigMap
 // may sit in another file than its Deployment.
-import { readdir, readFile, stat } from "node:fs/promises";
+import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { LineCounter, parseAllDocuments } from "yaml";
 import { isComposeDocument, readCompose } from "./compose.js";
 import type { LoadedWorkload, SourceFinding, SourceResult } from "./findings.js";
+import { DEFAULT_MAX_FILE_BYTES, readInputFile } from "./input-file.js";
 import { isKubeDocument, type ManifestFile, readManifests } from "./manifests.js";
+import { parseYamlDocuments } from "./parse-yaml.js";
 
 export interface LoadOptions {
   /** The shell environment, for compose interpolation (`${VAR}`), as compose itself would see it. */
   readonly environment: Readonly<Record<string, string | undefined>>;
+  /** Cap for every file read (compose, manifests, env files); default DEFAULT_MAX_FILE_BYTES. */
+  readonly maxFileBytes?: number;
+  /** Said when a file is over the cap, e.g. "raise it with --max-file-size". */
+  readonly raiseHint?: string;
+  /** compose `env_file` / `.env` may resolve outside the compose file's folder (off: refused). */
+  readonly allowEnvFileOutside?: boolean;
 }
 
 export interface LoadResult extends SourceResult {
@@ -36,7 +43,11 @@ export async function loadSources(paths: readonly string[], opts: LoadOptions): 
     if (st instanceof Error) {
       errors.push({ file: p, message: st.code === "ENOENT" ? "no such file or folder" : `cannot read: ${st.code}` });
     } else if (st.isDirectory()) {
-      const found = await walk(p);
+      const found = await walk(p).catch((e: NodeJS.ErrnoException) => e);
+      if (found instanceof Error) {
+        errors.push({ file: p, message: `cannot read the folder: ${found.code ?? "unknown error"}` });
+        continue;
+      }
       if (found.length === 0) errors.push({ file: p, message: "folder has no .yaml, .yml or .json files" });
       for (const f of found) candidates.push({ file: f, explicit: false });
     } else {
@@ -44,31 +55,45 @@ export async function loadSources(paths: readonly string[], opts: LoadOptions): 
     }
   }
 
+  const limits = {
+    maxBytes: opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES,
+    ...(opts.raiseHint ? { raiseHint: opts.raiseHint } : {}),
+  };
   const seenFiles = new Set<string>();
   const manifests: ManifestFile[] = [];
   const composeResults: SourceResult[] = [];
   for (const { file, explicit } of candidates) {
     if (seenFiles.has(file)) continue;
     seenFiles.add(file);
-    const text = await readFile(file, "utf8").catch((e: NodeJS.ErrnoException) => e);
-    if (text instanceof Error) {
-      errors.push({ file, message: `cannot read: ${text.code ?? text.message}` });
+    const read = await readInputFile(file, limits);
+    if (!read.ok) {
+      errors.push({ file, message: read.message });
       continue;
     }
+    const { text } = read;
     // Helm/Go templates are not manifests until rendered: in a folder they are skipped, not read.
     if (!explicit && GO_TEMPLATE.test(text)) {
       skipped.push(file);
       continue;
     }
-    const parsed = parseYaml(file, text);
+    const parsed = parseYamlDocuments(text);
     if ("error" in parsed) {
-      errors.push(parsed.error);
+      const { line, message } = parsed.error;
+      errors.push({ file: line === undefined ? file : `${file}:${line}`, message });
       continue;
     }
     const docs = parsed.docs.filter((d) => d !== null && d !== undefined);
     if (docs.length === 1 && isComposeDocument(docs[0])) {
       files.push({ file, kind: "compose" });
-      composeResults.push(await readCompose({ file, data: docs[0], environment: opts.environment }));
+      composeResults.push(
+        await readCompose({
+          file,
+          data: docs[0],
+          environment: opts.environment,
+          limits,
+          allowEnvFileOutside: opts.allowEnvFileOutside ?? false,
+        }),
+      );
     } else if (docs.length > 0 && docs.some(isKubeDocument)) {
       files.push({ file, kind: "kubernetes" });
       manifests.push({ file, docs });
@@ -103,25 +128,6 @@ export async function loadSources(paths: readonly string[], opts: LoadOptions): 
     }
   }
   return { workloads, errors, warnings, files, skipped };
-}
-
-function parseYaml(file: string, text: string): { docs: unknown[] } | { error: SourceFinding } {
-  const lineCounter = new LineCounter();
-  // `merge`: compose files share blocks with `<<: *anchor`.
-  const docs = parseAllDocuments(text, { lineCounter, merge: true, prettyErrors: false });
-  const list = Array.isArray(docs) ? docs : [docs];
-  for (const doc of list) {
-    const err = doc.errors[0];
-    if (err) {
-      const pos = lineCounter.linePos(err.pos[0]);
-      return { error: { file: `${file}:${pos.line}`, message: `invalid YAML: ${firstLine(err.message)}` } };
-    }
-  }
-  return { docs: list.map((d) => d.toJS({ maxAliasCount: 1000 })) };
-}
-
-function firstLine(s: string): string {
-  return s.split("\n")[0] ?? s;
 }
 
 /** *.yaml, *.yml, *.json under a folder, sorted, skipping dot-folders and node_modules. */

@@ -3,6 +3,7 @@
 // ConfigMaps in the same files feed `configMapKeyRef` / `envFrom`; Secrets and field refs cannot be read.
 import type { IntOrPercent, Rollout } from "../core/index.js";
 import { parseWorkloadOptions, type WorkloadOptions } from "./annotations.js";
+import { MAX_REPLICAS } from "./bounds.js";
 import { inFile, type LoadedWorkload, type SourceFinding, type SourceResult } from "./findings.js";
 import { kubeWorkloadId, PREFIX } from "./identity.js";
 import { describe, parseCpuMillis, parseIntOrPercent, parseMemoryBytes } from "./quantity.js";
@@ -278,8 +279,8 @@ function readHpa(
   }
   if (!WORKLOAD_KINDS.has(ref.kind)) return undefined;
   const max = spec.maxReplicas;
-  if (typeof max !== "number" || !Number.isInteger(max) || max < 1) {
-    fail("spec.maxReplicas", `must be a whole number >= 1, got ${describe(max)}`);
+  if (typeof max !== "number" || !Number.isInteger(max) || max < 1 || max > MAX_REPLICAS) {
+    fail("spec.maxReplicas", `must be a whole number from 1 to ${MAX_REPLICAS}, got ${describe(max)}`);
     return undefined;
   }
   const min = spec.minReplicas ?? 1;
@@ -438,8 +439,8 @@ function wholeNumber(
   fail: (field: string, message: string) => void,
 ): number {
   if (raw === undefined || raw === null) return dflt;
-  if (typeof raw === "number" && Number.isInteger(raw) && raw >= 0) return raw;
-  fail(field, `must be a whole number >= 0, got ${describe(raw)}`);
+  if (typeof raw === "number" && Number.isInteger(raw) && raw >= 0 && raw <= MAX_REPLICAS) return raw;
+  fail(field, `must be a whole number from 0 to ${MAX_REPLICAS}, got ${describe(raw)}`);
   return dflt;
 }
 

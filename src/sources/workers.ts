@@ -15,6 +15,7 @@
 // `--threads N` is deliberately not read: threads share their process's SQLAlchemy pool (one engine per process),
 // so they do not multiply pools; they only compete for the same pool_size + max_overflow connections.
 import type { OptionFinding, WorkloadOptions } from "./annotations.js";
+import { MAX_WORKERS } from "./bounds.js";
 import { parseWholeNumber } from "./quantity.js";
 
 /** An env var as a source could read it: a literal value, or one it cannot see (Secret, fieldRef, ...). */
@@ -66,7 +67,11 @@ export function detectWorkers(input: {
     }
     const n = positive(v.value);
     if (n !== undefined) return done(n, field);
-    return unknown(field, { field, value: v.value, message: "must be a whole number of worker processes >= 1" });
+    return unknown(field, {
+      field,
+      value: v.value,
+      message: `must be a whole number of worker processes from 1 to ${MAX_WORKERS}`,
+    });
   }
 
   // The command line wins over GUNICORN_CMD_ARGS, which wins over the environment defaults.
@@ -89,7 +94,7 @@ export function detectWorkers(input: {
       value: found.raw,
       message: found.unreadable
         ? `${found.flag} ${found.raw}: ${found.unreadable.name} comes from ${found.unreadable.from}, which cannot be read here`
-        : `${found.flag} must be followed by a whole number of worker processes >= 1`,
+        : `${found.flag} must be followed by a whole number of worker processes from 1 to ${MAX_WORKERS}`,
     });
   }
 
@@ -102,7 +107,11 @@ export function detectWorkers(input: {
     }
     const n = positive(v.value);
     if (n !== undefined) return done(n, field);
-    return unknown(field, { field, value: v.value, message: "must be a whole number of worker processes >= 1" });
+    return unknown(field, {
+      field,
+      value: v.value,
+      message: `must be a whole number of worker processes from 1 to ${MAX_WORKERS}`,
+    });
   }
 
   // uvicorn reads no config file: without --workers or WEB_CONCURRENCY (both read above) it runs one process.
@@ -172,7 +181,7 @@ function expandShellVar(raw: string, env: EnvView): { value: string } | { unread
 
 function positive(raw: string): number | undefined {
   const n = parseWholeNumber(raw);
-  return n !== undefined && n >= 1 ? n : undefined;
+  return n !== undefined && n >= 1 && n <= MAX_WORKERS ? n : undefined;
 }
 
 /** Split a command line into arguments: whitespace, with single and double quotes and backslash escapes. */

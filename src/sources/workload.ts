@@ -4,6 +4,7 @@
 import type { PoolSettings, Rollout, WorkloadKind, WorkloadSnapshot } from "../core/index.js";
 import { type AccountCandidate, accountCandidates, resolveAccount } from "./account.js";
 import type { OptionFinding, WorkloadOptions } from "./annotations.js";
+import { MAX_POOL_SETTING } from "./bounds.js";
 import { parseWholeNumber } from "./quantity.js";
 import { detectWorkers, type EnvView } from "./workers.js";
 
@@ -128,12 +129,12 @@ function readInstance(f: WorkloadFacts, i: Instance, errors: OptionFinding[], wa
       continue;
     }
     const n = parseWholeNumber(v.value, { allowNegative: true });
-    if (n === undefined) {
+    if (n === undefined || n < -1 || n > MAX_POOL_SETTING) {
       errors.push({
         object: f.object,
         field: `env ${name}`,
         value: v.value,
-        message: `must be a whole number (SQLAlchemy ${field === "poolSize" ? "pool_size" : "max_overflow"})`,
+        message: `must be a whole number from -1 to ${MAX_POOL_SETTING} (SQLAlchemy ${field === "poolSize" ? "pool_size" : "max_overflow"})`,
       });
     } else {
       current[field] = n;

@@ -173,7 +173,7 @@ describe("bad input: exit 2, one line per problem", { timeout: 120_000 }, () => 
     expect(r.code).toBe(2);
     expect(r.stdout).toBe("");
     expect(r.stderr.trim().split("\n")).toEqual([
-      `error: ${file}: service app: io.pooltuner.weight="heavy": must be a number > 0 and <= 1000000, such as 1 or 2.5`,
+      `error: ${file}: service app: io.pooltuner.weight=<a 5-character value, not shown>: must be a number > 0 and <= 1000000, such as 1 or 2.5`,
     ]);
   });
 
@@ -266,7 +266,7 @@ spec:
   it("a malformed URL is bad input and its password is never printed", async () => {
     const r = await runCli(["plan", COMPOSE, "--mysql-url", "mysql://u:hunter22@/x"]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/database lineage: not a valid MySQL URL: mysql:\/\/u:\*\*\*@\/x/);
+    expect(r.stderr).toMatch(/database lineage: not a valid MySQL URL: mysql:\/\/\*\*\* \(expected/);
     expect(`${r.stdout}${r.stderr}`).not.toContain("hunter22");
   });
 });

@@ -5,6 +5,7 @@ import {
   allocate,
   type Damping,
   type DatabaseSnapshot,
+  DEFAULT_DAMPING,
   DEFAULT_POLICY,
   decide,
   InvalidSnapshotError,
@@ -16,6 +17,7 @@ import {
   podsPeak,
   reserveFor,
   resolveUp,
+  SEED_SIZING_TABLE,
   type SizingRow,
   type Snapshot,
   smoothedUnmanaged,
@@ -122,7 +124,7 @@ describe("validation", () => {
       "workload b: maxUnavailable must be a whole number or percentage >= 0",
       "workload b: current poolSize must be an integer",
       "workload b: current maxOverflow must be an integer",
-      // c: maxSurge unset takes the policy's 0 %, maxUnavailable 0: nothing could be replaced.
+      // d: maxSurge 0 % and maxUnavailable 0 in the manifest: nothing could be replaced.
       "workload d: maxSurge and maxUnavailable cannot both be 0 (Kubernetes rejects it: no pod could be replaced)",
     ]);
   });
@@ -202,6 +204,19 @@ describe("validation", () => {
 });
 
 describe("sizing table and small helpers", () => {
+  it("keeps the documented defaults", () => {
+    // FIX_TOO_MANY_CONNECTIONS.md rows; Kubernetes' 25 % maxSurge; a 10-minute cooldown and a gain of 1.
+    expect(
+      SEED_SIZING_TABLE.map((r) => [r.name, r.cpuMillis, r.memoryBytes / GiB, r.workers, r.poolSize, r.maxOverflow]),
+    ).toEqual([
+      ["small", 2000, 2, 2, 1, 2],
+      ["medium", 4000, 4, 4, 1, 2],
+      ["large", 8000, 8, 6, 1, 2],
+    ]);
+    expect(DEFAULT_POLICY.defaultMaxSurge).toEqual({ kind: "percent", value: 25 });
+    expect(DEFAULT_DAMPING).toEqual({ cooldownMs: 600_000, minGain: 1 });
+  });
+
   it("sorts rows by cpu then memory before picking, whatever the table's order", () => {
     const table = [row("big", 2000, 8 * GiB), row("x", 1000, 4 * GiB), row("y", 1000, 2 * GiB)];
     expect(pickRow(table, { cpuMillis: 500, memoryBytes: GiB }).name).toBe("y"); // (1000, 2G) comes first
@@ -274,6 +289,16 @@ describe("allocate", () => {
     );
     if (!r.feasible) throw new Error("infeasible");
     expect(Object.fromEntries([...r.caps].sort())).toEqual({ a: 4, b: 4, c: 4, d: 3, e: 3, f: 3, g: 3 });
+  });
+
+  it("raises the lowest key first, wherever it sits in the heap", () => {
+    // 5 at 1 = 5 of 7: two steps. Keys 2 / weight: a 1, b 0.67, c 0.67, d 1, e 1: b then c (each stops at 2).
+    const r = allocate(
+      [d("a", 1, 2, [0], 2), d("b", 1, 2, [0], 3), d("c", 1, 2, [0], 3), d("d", 1, 2, [0], 2), d("e", 1, 2, [0], 2)],
+      [7],
+    );
+    if (!r.feasible) throw new Error("infeasible");
+    expect(Object.fromEntries(r.caps)).toEqual({ a: 1, b: 2, c: 2, d: 1, e: 1 });
   });
 
   it("drops a workload that does not fit once, keeps filling the others, and stops at the desired cap", () => {
@@ -532,6 +557,51 @@ describe("plan: current settings and splits", () => {
   });
 });
 
+describe("plan: several databases", () => {
+  it("is feasible and safe only when every database is", () => {
+    // ok: 2 processes at 1+2 = 6 of 18. tight: usable 0 (20 - 2 - 18): 2 processes cannot fit, 6 > 0 now.
+    const p = plan(
+      {
+        databases: [db({ name: "ok" }), db({ name: "tight", unmanaged: 18 })],
+        workloads: [w("a", { database: "ok" }), w("b", { database: "tight" })],
+      },
+      DEFAULT_POLICY,
+    );
+    expect(p.databases.map((x) => [x.name, x.feasible, x.currentSafe])).toEqual([
+      ["ok", true, true],
+      ["tight", false, false],
+    ]);
+    expect(p.feasible).toBe(false);
+    expect(p.currentSafe).toBe(false);
+  });
+
+  it("treats a set max_overflow without pool_size as assumed", () => {
+    // pool_size unset -> SQLAlchemy's 5; 5 + 2 = 7 per process, 2 processes: 14.
+    const p = plan({ databases: [db()], workloads: [w("a", { current: { maxOverflow: 2 } })] }, DEFAULT_POLICY);
+    expect(p.workloads[0]?.current).toEqual({
+      settings: { poolSize: 5, maxOverflow: 2 },
+      assumed: true,
+      unbounded: false,
+      peak: 14,
+    });
+    expect(messages(p, "assumed-current")).toEqual(["a: pool settings not set; assuming SQLAlchemy's defaults 5+2"]);
+  });
+
+  it("explains a negative budget only for the server, not for an account", () => {
+    // Account svc: 3 - 5 held by others = -2; the server has 98.
+    const p = plan(
+      {
+        databases: [db({ maxConnections: 100, accounts: { svc: { maxUserConnections: 3, unmanaged: 5 } } })],
+        workloads: [w("a", { account: "svc" })],
+      },
+      DEFAULT_POLICY,
+    );
+    expect(messages(p, "infeasible")).toEqual([
+      "account svc on db: needs 2 connections at 1 per process, allows -2: 4 missing; reduce workers or replicas, or add a pooler",
+    ]);
+  });
+});
+
 describe("plan: infeasible findings", () => {
   const infeasible = (p: Plan) => p.findings.filter((f) => f.kind === "infeasible");
 
@@ -750,15 +820,19 @@ describe("decide: branches", () => {
         workloads: [
           w("a", { current: { poolSize: 1, maxOverflow: 0 } }),
           w("b", { current: { poolSize: 5, maxOverflow: 5 } }),
+          // n already runs the plan's 1+2 and is off: nothing of it is held, so it is not reported.
+          w("n"),
         ],
       },
       DEFAULT_POLICY,
     );
+    expect(p.workloads.map((x) => x.change)).toEqual(["increase", "decrease", "none"]);
     const d = decide(
       p,
       new Map([
         ["c", auto({ rollingOut: true })],
         ["b", auto({ rollingOut: true })],
+        ["n", auto({ updateMode: "off" })],
       ]),
       0,
       now0,
@@ -806,6 +880,27 @@ describe("decide: branches", () => {
     }
   });
 
+  it("leaves a workload whose plan changes nothing out of the decision", () => {
+    // a: 1 -> 3, an increase; b already runs the plan's 1+2: no deferral of any kind for it.
+    const p = plan(
+      { databases: [flat(100)], workloads: [w("a", { current: { poolSize: 1, maxOverflow: 0 } }), w("b")] },
+      DEFAULT_POLICY,
+    );
+    expect(p.workloads.map((x) => x.change)).toEqual(["increase", "none"]);
+    expect(decide(p, new Map(), 0, now0)).toEqual({
+      apply: [
+        {
+          workload: "a",
+          database: "db",
+          change: "increase",
+          from: { poolSize: 1, maxOverflow: 0 },
+          to: { poolSize: 1, maxOverflow: 2 },
+        },
+      ],
+      deferred: [],
+    });
+  });
+
   it("applies one increase per database; the next is busy", () => {
     const p = plan(
       {
@@ -828,6 +923,18 @@ describe("decide: branches", () => {
         },
       ],
       deferred: [{ workload: "b", reason: "database-busy" }],
+    });
+  });
+
+  it("measures the gain from the current pool_size + max_overflow", () => {
+    // 1+1 = 2 now, 3 planned: a gain of 1, below a minimum of 2.
+    const p = plan(
+      { databases: [flat(100)], workloads: [w("a", { current: { poolSize: 1, maxOverflow: 1 } })] },
+      DEFAULT_POLICY,
+    );
+    expect(decide(p, new Map(), 0, { cooldownMs: 0, minGain: 2 })).toEqual({
+      apply: [],
+      deferred: [{ workload: "a", reason: "gain-too-small" }],
     });
   });
 

@@ -234,7 +234,7 @@ describe("plan invariant (property)", () => {
     );
   });
 
-  it("lowering max_connections at runtime keeps the invariant and only lowers the budget", () => {
+  it("lowering max_connections at runtime keeps the invariant and never raises the budget beyond rounding", () => {
     fc.assert(
       fc.property(snapshot, fc.integer({ min: 0, max: 600 }), (s, drop) => {
         const lowered: Snapshot = {
@@ -246,7 +246,9 @@ describe("plan invariant (property)", () => {
         checkInvariant(lowered, after);
         for (const d of after.databases) {
           const b = before.databases.find((x) => x.name === d.name);
-          expect(d.usable).toBeLessThanOrEqual(b?.usable ?? Number.POSITIVE_INFINITY);
+          // Reserve and assumed other clients are percentages rounded up: each can drop by one more than the
+          // limit's share, so usable may rise by at most 2 (seen: 541 -> 540 raised it from 458 to 459).
+          expect(d.usable).toBeLessThanOrEqual((b?.usable ?? Number.POSITIVE_INFINITY) + 2);
         }
       }),
       runs,

@@ -220,7 +220,7 @@ data: { DB_POOL_SIZE: "1", GUNICORN_WORKERS: "2" }
     const r = await load("ok.yaml", "bad.yaml");
     expect(r.workloads.map((w) => [w.workload.id, w.workload.workers])).toEqual([["kube:default/Deployment/web", 5]]);
     expect(r.errors.map(formatSourceFinding)).toEqual([
-      `${join(dir, "bad.yaml")}: Deployment default/bad: pooltuner.io/container="ap": no container named "ap" (containers: proxy, app)`,
+      `${join(dir, "bad.yaml")}: Deployment default/bad: pooltuner.io/container=<a 2-character value, not shown>: no container named "ap" (containers: proxy, app)`,
     ]);
   });
 
@@ -249,11 +249,11 @@ spec:
     expect(r.errors.map(formatSourceFinding).sort()).toEqual(
       [
         `${f}: Deployment default/web: pooltuner.io/weight="0": must be a number > 0 and <= 1000000, such as 1 or 2.5`,
-        `${f}: Deployment default/web: spec.replicas: must be a whole number >= 0, got -1`,
+        `${f}: Deployment default/web: spec.replicas: must be a whole number from 0 to 100000, got -1`,
         `${f}: Deployment default/web: spec.strategy.rollingUpdate.maxSurge: must be a whole number >= 0 or a percentage such as "25%", got "1"`,
-        `${f}: Deployment default/web: spec.template.spec.containers[web].resources.limits.cpu: "1 core" is not a Kubernetes quantity (examples: 500m, 2, 512Mi, 2Gi, 1G)`,
-        `${f}: Deployment default/web: env DB_POOL_SIZE="two": must be a whole number (SQLAlchemy pool_size)`,
-        `${f}: HorizontalPodAutoscaler default/web: spec.maxReplicas: must be a whole number >= 1, got nothing`,
+        `${f}: Deployment default/web: spec.template.spec.containers[web].resources.limits.cpu: <a 6-character value, not shown> is not a Kubernetes quantity (examples: 500m, 2, 512Mi, 2Gi, 1G)`,
+        `${f}: Deployment default/web: env DB_POOL_SIZE=<a 3-character value, not shown>: must be a whole number from -1 to 100000 (SQLAlchemy pool_size)`,
+        `${f}: HorizontalPodAutoscaler default/web: spec.maxReplicas: must be a whole number from 1 to 100000, got nothing`,
       ].sort(),
     );
   });

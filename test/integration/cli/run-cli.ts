@@ -11,15 +11,18 @@ export interface CliRun {
   readonly stderr: string;
 }
 
-/** `env` replaces nothing of the caller's environment except POOLTUNER_MYSQL_URL, which is removed unless given. */
-export function runCli(args: readonly string[], env: Record<string, string> = {}): Promise<CliRun> {
+/**
+ * `env` replaces nothing of the caller's environment except POOLTUNER_MYSQL_URL, which is removed unless given.
+ * A run still going after `timeoutMs` is killed and rejects: hostile-input tests bound the time this way.
+ */
+export function runCli(args: readonly string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<CliRun> {
   const base = { ...process.env };
   delete base.POOLTUNER_MYSQL_URL;
   return new Promise((resolve, reject) => {
     execFile(
       process.execPath,
       [TSX_CLI, "src/cli/main.ts", ...args],
-      { cwd: REPO, env: { ...base, ...env }, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 },
+      { cwd: REPO, env: { ...base, ...env }, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === "number" ? err.code : undefined) : 0;
         if (code === undefined) reject(new Error(`pooltuner did not exit normally: ${err?.message}\n${stderr}`));

@@ -203,7 +203,7 @@ describe("pooltuner compose", () => {
       .filter((l) => l.level >= 50)
       .map((l) => l.msg);
     expect(errors).toContain(
-      `service ${project}/worker: io.pooltuner.weight="heavy": must be a number > 0 and <= 1000000, such as 1 or 2.5`,
+      `service ${project}/worker: io.pooltuner.weight=<a 5-character value, not shown>: must be a number > 0 and <= 1000000, such as 1 or 2.5`,
     );
     expect(errors).toContain(
       `service ${project}/cron: io.pooltuner.enabled="yes": must be "true" or "false" (not managed)`,

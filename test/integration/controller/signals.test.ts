@@ -100,7 +100,7 @@ describe("signals", () => {
 
   it("puts a Warning on each misconfigured workload, naming the annotation, and leaves it unchanged", async () => {
     const cases: [string, string][] = [
-      ["bad-workers", 'pooltuner.io/workers="four"'],
+      ["bad-workers", "pooltuner.io/workers=<a 4-character value, not shown>"],
       ["bad-weight", 'pooltuner.io/weight="-1"'],
       ["bad-database", 'pooltuner.io/database="nope": unknown database'],
       ["bad-container", 'no container named "sidecar"'],
