@@ -51,10 +51,13 @@ describe("StatefulSet", () => {
       const x = await c.apps.readNamespacedStatefulSet({ name: "queue", namespace: ns });
       const env = Object.fromEntries((x.spec?.template.spec?.containers[0]?.env ?? []).map((e) => [e.name, e.value]));
       const st = x.status;
+      // The StatefulSet's status can say "rolled" a moment before the last replaced pod is listed again.
+      const listed = (await c.core.listNamespacedPod({ namespace: ns, labelSelector: "app=queue" })).items;
       return env.DB_POOL_SIZE === "1" &&
         st?.updateRevision === st?.currentRevision &&
         st?.updatedReplicas === 3 &&
-        st?.readyReplicas === 3
+        st?.readyReplicas === 3 &&
+        listed.length === 3
         ? x
         : undefined;
     });
