@@ -53,15 +53,8 @@ export function detectWorkers(input: {
     return { workers: "unknown", from, errors, warnings };
   };
 
-  if (options.workers !== undefined) return done(options.workers, `${prefix}workers`);
-
-  if (options.workersEnv !== undefined) {
-    const name = options.workersEnv;
-    const field = `env ${name}`;
-    const v = env.get(name);
-    if (v === undefined) {
-      return unknown(field, { field, message: `named by ${prefix}workers-env but not set in the environment` });
-    }
+  /** A worker count held by one env var that is set: its number, or unknown with why. */
+  const countIn = (field: string, v: EnvValue): WorkersResult => {
     if (v.kind === "unreadable") {
       return unknown(field, { field, message: `comes from ${v.from}, which cannot be read here` });
     }
@@ -72,6 +65,18 @@ export function detectWorkers(input: {
       value: v.value,
       message: `must be a whole number of worker processes from 1 to ${MAX_WORKERS}`,
     });
+  };
+
+  if (options.workers !== undefined) return done(options.workers, `${prefix}workers`);
+
+  if (options.workersEnv !== undefined) {
+    const name = options.workersEnv;
+    const field = `env ${name}`;
+    const v = env.get(name);
+    if (v === undefined) {
+      return unknown(field, { field, message: `named by ${prefix}workers-env but not set in the environment` });
+    }
+    return countIn(field, v);
   }
 
   // The command line wins over GUNICORN_CMD_ARGS, which wins over the environment defaults.
@@ -102,16 +107,7 @@ export function detectWorkers(input: {
     const v = env.get(name);
     if (v === undefined || (v.kind === "value" && v.value.trim() === "")) continue;
     const field = `env ${name}`;
-    if (v.kind === "unreadable") {
-      return unknown(field, { field, message: `comes from ${v.from}, which cannot be read here` });
-    }
-    const n = positive(v.value);
-    if (n !== undefined) return done(n, field);
-    return unknown(field, {
-      field,
-      value: v.value,
-      message: `must be a whole number of worker processes from 1 to ${MAX_WORKERS}`,
-    });
+    return countIn(field, v);
   }
 
   // uvicorn reads no config file: without --workers or WEB_CONCURRENCY (both read above) it runs one process.
