@@ -1,6 +1,6 @@
 // Layers, enforced (DESIGN §2, STYLE 7): the core is pure; each daemon only observes its world and acts through its
 // actuator, the pass between them is runtime/'s; each client library stays in the one folder that owns it.
-const SHELLS = "^src/(kube|docker|sources|runtime|mysql)/";
+const SHELLS = "^src/(kube|docker|sources|runtime|mysql|postgres)/";
 module.exports = {
   forbidden: [
     {
@@ -46,6 +46,20 @@ module.exports = {
       severity: "error",
       from: { pathNot: "^src/(mysql/|runtime/drivers\\.ts$)" },
       to: { path: "^src/mysql/" },
+    },
+    {
+      name: "pg-only-in-postgres",
+      comment: "the PostgreSQL client stays behind the database seam (src/runtime/database-probe.ts)",
+      severity: "error",
+      from: { pathNot: "^src/postgres/" },
+      to: { path: "node_modules/(pg|pg-[a-z-]+|@types/pg)/" },
+    },
+    {
+      name: "postgres-types-only-in-postgres",
+      comment: "outside src/postgres/ only runtime/drivers.ts may name the PostgreSQL driver (one line of wiring)",
+      severity: "error",
+      from: { pathNot: "^src/(postgres/|runtime/drivers\\.ts$)" },
+      to: { path: "^src/postgres/" },
     },
     {
       name: "kubernetes-client-only-in-kube",

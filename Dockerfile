@@ -1,6 +1,6 @@
 # pooltuner operator image: build with Node 24, run on a slim base as a non-root user.
 #
-#   docker build -t pooltuner .
+#   docker build -t pooltuner:0.1.0 -t pooltuner:latest .   (the chart deploys pooltuner:<appVersion>, compose uses latest)
 #   docker run --rm pooltuner --version
 #
 # Both bases are build arguments, so a registry-free setup can pass locally imported images (the test suite

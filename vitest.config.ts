@@ -25,6 +25,16 @@ export default defineConfig({
       },
       {
         test: {
+          name: "postgres",
+          include: ["test/integration/postgres/**/*.test.ts"],
+          globalSetup: ["test/support/postgres.global.ts"],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
           name: "cli",
           include: ["test/integration/cli/**/*.test.ts"],
           globalSetup: ["test/support/mariadb.global.ts"],
@@ -70,6 +80,17 @@ export default defineConfig({
           include: ["test/integration/conformance/**/*.test.ts"],
           globalSetup: ["test/support/kube.global.ts", "test/support/docker.global.ts"],
           testTimeout: 180_000,
+          hookTimeout: 600_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        // A real kubelet and containerd (scripts/testbed/node.sh) joined to a control plane without kwok: real pods.
+        test: {
+          name: "node",
+          include: ["test/integration/node/**/*.test.ts"],
+          globalSetup: ["test/support/node.global.ts"],
+          testTimeout: 300_000,
           hookTimeout: 600_000,
           fileParallelism: false,
         },

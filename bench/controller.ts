@@ -1,24 +1,40 @@
-// Benchmark of `pooltuner controller` on the real test-bed control plane (kwok makes pods cheap) and a real
-// MariaDB: N annotated Deployments (default 1,000) spread over D databases (default 100).
+// Benchmark of `pooltuner controller` at cluster scale, on the real test-bed control plane and a real MariaDB:
+// N Deployments (default 1,000), one in `--annotated-every` (default 10) opted in and spread over D databases
+// (default 100), an HPA on one opted-in workload in `--hpa-every` (default 5).
 //
-//   npx tsx bench/controller.ts [--deployments 1000] [--databases 100] [--samples 100] [--quiet-seconds 60]
+//   npx tsx bench/controller.ts [--deployments 1000] [--annotated-every 10] [--databases 100] [--samples 100]
+//     [--quiet-seconds 60] [--replicas 1] [--hpa-every 5] [--opt-in annotation|label] [--node-options "..."]
+//
+// No pods: kube-controller-manager runs without its Deployment controller, and the bench plays it: every new
+// generation of an opted-in Deployment gets a status that says its rollout is complete (observedGeneration,
+// replicas, updated, ready, available = spec.replicas). The planner reads `replicas` from the spec, so it sees what it would with pods,
+// and 10,000 Deployments take minutes instead of the hours kwok would need for their pods. Terminating pods are
+// still checked by the controller (there are none).
 //
 // Measures, with the controller running as its own process (compiled, `node dist/cli/main.js controller`) and
 // authenticated as the manifests' ServiceAccount:
+//   - memory of the same controller with no Deployments, as the base of the per-Deployment cost;
 //   - initial sync: start -> /readyz (caches synced, every database probed), and -> every database planned once;
 //   - change -> patch latency (p50/p99): a workload's workers annotation is raised so its pool must shrink; the
 //     time until its pod template carries the new values, seen through a watch;
 //   - API writes per minute when nothing changes (target 0), from the controller's own counter and cross-checked
-//     against the Deployments' resourceVersions; the same after a controller restart;
-//   - controller memory: RSS and peak RSS (VmHWM) of its process.
+//     against the Deployments seen modified; the same after a controller restart;
+//   - API requests per minute of the controller, counted by the API server (priority and fairness counts every
+//     request of a ServiceAccount outside kube-system under the `service-accounts` flow schema; the bench itself is
+//     admin, the control plane's own controllers are elsewhere);
+//   - CPU seconds per idle minute (utime + stime of the process);
+//   - memory: RSS and peak RSS (VmHWM), V8 heap used/total, external, heap spaces; per Deployment in KiB.
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { request as httpsRequest, type RequestOptions } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import {
   AppsV1Api,
+  AutoscalingV2Api,
   CoreV1Api,
+  type KubeConfig,
   PatchStrategy,
   setHeaderOptions,
   type V1Deployment,
@@ -35,11 +51,21 @@ function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : dflt;
 }
+function argText(name: string, dflt: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? (process.argv[i + 1] as string) : dflt;
+}
 const DEPLOYMENTS = arg("deployments", 1000);
+const EVERY = arg("annotated-every", 10);
+const ANNOTATED = Math.ceil(DEPLOYMENTS / EVERY);
 const DATABASES = arg("databases", 100);
-const SAMPLES = Math.min(arg("samples", 100), DATABASES);
+const SAMPLES = Math.min(arg("samples", 100), DATABASES, ANNOTATED);
 const QUIET_S = arg("quiet-seconds", 60);
 const REPLICAS = arg("replicas", 1);
+const HPA_EVERY = arg("hpa-every", 5);
+const HPA_MAX = REPLICAS + 2;
+const OPT_IN = argText("opt-in", "annotation");
+if (OPT_IN !== "annotation" && OPT_IN !== "label") throw new Error("--opt-in: annotation or label");
 /** Extra flags for the controller's node process, e.g. --node-options=--max-old-space-size=160 */
 const NODE_OPTIONS = (() => {
   const i = process.argv.indexOf("--node-options");
@@ -49,19 +75,31 @@ const NS = "bench";
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const dbName = (i: number) => `db-${String(i).padStart(3, "0")}`;
-const appName = (i: number) => `app-${String(i).padStart(4, "0")}`;
+const appName = (i: number) => `app-${String(i).padStart(5, "0")}`;
+/** The j-th opted-in Deployment: every EVERY-th one, on database j % DATABASES. */
+const annotatedIndex = (j: number) => j * EVERY;
+const hasHpa = (j: number) => HPA_EVERY > 0 && j % HPA_EVERY === HPA_EVERY - 1;
 
 function deployment(i: number): V1Deployment {
+  const optedIn = i % EVERY === 0;
+  const j = i / EVERY;
   return {
     metadata: {
       name: appName(i),
       namespace: NS,
-      annotations: {
-        "pooltuner.io/enabled": "true",
-        "pooltuner.io/database": dbName(i % DATABASES),
-        "pooltuner.io/workers": "2",
-        "pooltuner.io/account": "app",
+      labels: {
+        app: appName(i),
+        team: `team-${i % 37}`,
+        ...(optedIn && OPT_IN === "label" ? { "pooltuner.io/enabled": "true" } : {}),
       },
+      annotations: optedIn
+        ? {
+            ...(OPT_IN === "annotation" ? { "pooltuner.io/enabled": "true" } : {}),
+            "pooltuner.io/database": dbName(j % DATABASES),
+            "pooltuner.io/workers": "2",
+            "pooltuner.io/account": "app",
+          }
+        : { "example.com/owner": `team-${i % 37}` },
     },
     spec: {
       replicas: REPLICAS,
@@ -122,15 +160,80 @@ async function metrics(port: number): Promise<Map<string, number>> {
   return out;
 }
 
-async function memory(pid: number, port: number): Promise<{ rssMiB: number; peakMiB: number; heapUsedMiB: number }> {
+const MiB = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10;
+
+interface Memory {
+  rssMiB: number;
+  peakMiB: number;
+  heapUsedMiB: number;
+  heapTotalMiB: number;
+  externalMiB: number;
+  /** RSS minus the V8 heap's reserved size: code, module records, native buffers, malloc. */
+  outsideHeapMiB: number;
+  spacesUsedMiB: Record<string, number>;
+}
+
+async function memory(pid: number, port: number): Promise<Memory> {
   const status = await readFile(`/proc/${pid}/status`, "utf8");
   const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
-  const heap = (await metrics(port)).get("nodejs_heap_size_used_bytes") ?? 0;
+  const m = await metrics(port);
+  const spaces: Record<string, number> = {};
+  for (const [k, v] of m) {
+    const space = /^nodejs_heap_space_size_used_bytes\{space="(\w+)"\}$/.exec(k)?.[1];
+    if (space && v > 0) spaces[space] = MiB(v);
+  }
+  const rss = kb("VmRSS") * 1024;
+  const heapTotal = m.get("nodejs_heap_size_total_bytes") ?? 0;
   return {
-    rssMiB: Math.round(kb("VmRSS") / 1024),
-    peakMiB: Math.round(kb("VmHWM") / 1024),
-    heapUsedMiB: Math.round(heap / 1024 / 1024),
+    rssMiB: MiB(rss),
+    peakMiB: MiB(kb("VmHWM") * 1024),
+    heapUsedMiB: MiB(m.get("nodejs_heap_size_used_bytes") ?? 0),
+    heapTotalMiB: MiB(heapTotal),
+    externalMiB: MiB(m.get("nodejs_external_memory_bytes") ?? 0),
+    outsideHeapMiB: MiB(rss - heapTotal),
+    spacesUsedMiB: spaces,
   };
+}
+
+/** CPU seconds (user + system) the process has used so far. */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
+/** GET a path of the API server as admin (its /metrics). */
+async function apiGet(admin: KubeConfig, path: string): Promise<string> {
+  const server = new URL(admin.getCurrentCluster()?.server ?? "");
+  const opts: RequestOptions = { hostname: server.hostname, port: server.port, path, method: "GET" };
+  await admin.applyToHTTPSOptions(opts);
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(opts, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () =>
+        res.statusCode === 200
+          ? resolve(Buffer.concat(chunks).toString())
+          : reject(new Error(`GET ${path}: ${res.statusCode}`)),
+      );
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/** Requests the API server dispatched for ServiceAccounts outside kube-system: the controller's. */
+async function controllerRequests(admin: KubeConfig): Promise<number> {
+  let n = 0;
+  for (const line of (await apiGet(admin, "/metrics")).split("\n")) {
+    if (
+      line.startsWith("apiserver_flowcontrol_dispatched_requests_total{") &&
+      line.includes('flow_schema="service-accounts"')
+    ) {
+      n += Number(line.slice(line.lastIndexOf(" ") + 1));
+    }
+  }
+  return n;
 }
 
 async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number, everyMs = 200): Promise<T> {
@@ -141,6 +244,20 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutM
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
     await sleep(everyMs);
   }
+}
+
+/** The controller's own count of its API calls by verb (pooltuner_kube_requests_total), per minute; {} before it had one. */
+function requestsByVerb(
+  before: Map<string, number>,
+  after: Map<string, number>,
+  minutes: number,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of after) {
+    const verb = /^pooltuner_kube_requests_total\{verb="(\w+)"\}$/.exec(k)?.[1];
+    if (verb) out[verb] = Math.round(((v - (before.get(k) ?? 0)) / minutes) * 10) / 10;
+  }
+  return out;
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -157,14 +274,112 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) {
   });
 }
 
+/**
+ * The Deployment controller's part the planner sees, played by the bench (kube-controller-manager runs without it):
+ * every generation not yet observed gets a status saying its rollout is complete. Also the bench's eye on the
+ * Deployments: which were modified in a window, and a hook per name for the change -> patch samples.
+ */
+class FakeDeploymentController {
+  /** Name -> the newest generation seen and its spec.replicas. */
+  private readonly queue = new Map<string, { generation: number; replicas: number }>();
+  private running = 0;
+  private abort: AbortController | undefined;
+  private resourceVersion: string | undefined;
+  private stopped = false;
+  readonly modified = new Set<string>();
+  readonly watched = new Map<string, (d: V1Deployment) => void>();
+  statusWrites = 0;
+
+  constructor(
+    private readonly kc: KubeConfig,
+    private readonly apps: AppsV1Api,
+  ) {}
+
+  async start(): Promise<void> {
+    this.abort = await new Watch(this.kc).watch(
+      `/apis/apps/v1/namespaces/${NS}/deployments`,
+      this.resourceVersion ? { resourceVersion: this.resourceVersion } : {},
+      (type, d: V1Deployment) => {
+        this.resourceVersion = d.metadata?.resourceVersion ?? this.resourceVersion;
+        const name = d.metadata?.name as string;
+        if (type === "MODIFIED") this.modified.add(name);
+        this.watched.get(name)?.(d);
+        const generation = d.metadata?.generation ?? 0;
+        // Only opted-in Deployments: nothing reads the status of the others (half the writes of the setup).
+        const optedIn = d.metadata?.annotations?.["pooltuner.io/database"] !== undefined;
+        if (optedIn && type !== "DELETED" && (d.status?.observedGeneration ?? 0) < generation) {
+          const queued = this.queue.get(name);
+          if (!queued || queued.generation < generation) {
+            this.queue.set(name, { generation, replicas: d.spec?.replicas ?? 1 });
+          }
+          this.pump();
+        }
+      },
+      () => {
+        if (!this.stopped) void sleep(500).then(() => this.start());
+      },
+    );
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.abort?.abort();
+  }
+
+  settled(): boolean {
+    return this.queue.size === 0 && this.running === 0;
+  }
+
+  private pump(): void {
+    while (this.running < 8 && this.queue.size > 0) {
+      const [name, want] = this.queue.entries().next().value as [string, { generation: number; replicas: number }];
+      this.queue.delete(name);
+      this.running += 1;
+      void this.complete(name, want.generation, want.replicas)
+        .catch((err) => {
+          log(`status of ${name}: ${err}`);
+          if (!this.queue.has(name)) this.queue.set(name, want);
+        })
+        .finally(() => {
+          this.running -= 1;
+          this.pump();
+        });
+    }
+  }
+
+  private async complete(name: string, g: number, replicas: number): Promise<void> {
+    this.statusWrites += 1;
+    await this.apps.patchNamespacedDeploymentStatus(
+      {
+        name,
+        namespace: NS,
+        body: {
+          status: {
+            observedGeneration: g,
+            replicas,
+            updatedReplicas: replicas,
+            readyReplicas: replicas,
+            availableReplicas: replicas,
+          },
+        },
+      },
+      mergePatch,
+    );
+  }
+}
+
 async function main(): Promise<void> {
   log(`building (tsc) so the controller runs as plain JavaScript`);
   await run("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: REPO });
 
   const tmp = await mkdtemp(join(tmpdir(), "pooltuner-bench-"));
-  const cluster = await startKubeCluster("bench", 300_000);
-  const db = await startMariaDb({ label: "bench", maxConnections: 1000 });
+  const cluster = await startKubeCluster("bench", 300_000, "fake-node", { controllers: "*,-deployment-controller" });
+  const db = await startMariaDb({ label: "bench", maxConnections: 1000 }).catch(async (err) => {
+    await cluster.stop();
+    throw err;
+  });
   let controller: ChildProcess | undefined;
+  let fake: FakeDeploymentController | undefined;
   cleanups.push(
     async () => controller?.kill("SIGKILL"),
     () => db.stop(),
@@ -175,19 +390,10 @@ async function main(): Promise<void> {
     const admin = adminKubeConfig(cluster.kubeconfigPath);
     const apps = admin.makeApiClient(AppsV1Api);
     const core = admin.makeApiClient(CoreV1Api);
-    // One fake node holds 500 pods: add room for every pod plus rollout surges.
-    const nodeYaml = await readFile(join(REPO, "test/cluster/fake-node.yaml"), "utf8");
-    for (let n = 1; n <= Math.ceil((DEPLOYMENTS * 2) / 500); n++) {
-      await applyManifest(admin, { yaml: nodeYaml.replaceAll("kwok-node-0", `kwok-node-${n}`) });
-    }
+    const autoscaling = admin.makeApiClient(AutoscalingV2Api);
     await applyManifest(admin, { path: join(REPO, "manifests/namespace.yaml") });
     await applyManifest(admin, { path: join(REPO, "manifests/rbac.yaml") }, "pooltuner");
     await core.createNamespace({ body: { metadata: { name: NS } } });
-    await until(
-      "default ServiceAccount",
-      () => core.readNamespacedServiceAccount({ name: "default", namespace: NS }),
-      60_000,
-    );
 
     const password = "bench-monitor";
     await db.query(`CREATE USER 'monitor'@'%' IDENTIFIED BY '${password}'`);
@@ -199,27 +405,6 @@ async function main(): Promise<void> {
       `databases:\n${Array.from({ length: DATABASES }, (_, i) => `  - name: ${dbName(i)}\n    urlEnv: BENCH_DB_URL\n`).join("")}`,
       { mode: 0o600 },
     );
-
-    let t = Date.now();
-    await pool(
-      Array.from({ length: DEPLOYMENTS }, (_, i) => i),
-      16,
-      (i) => apps.createNamespacedDeployment({ namespace: NS, body: deployment(i) }),
-    );
-    log(`${DEPLOYMENTS} Deployments created in ${Date.now() - t} ms; waiting for their pods`);
-    t = Date.now();
-    await until(
-      "all Deployments available",
-      async () => {
-        const list = await apps.listNamespacedDeployment({ namespace: NS });
-        const ready = list.items.filter((d) => (d.status?.availableReplicas ?? 0) === REPLICAS).length;
-        return ready === DEPLOYMENTS ? true : undefined;
-      },
-      600_000,
-      2_000,
-    );
-    log(`all available in ${Date.now() - t} ms`);
-
     const sa = await serviceAccountKubeConfig(admin, { namespace: "pooltuner", name: "pooltuner" });
     const kubeconfigFile = join(tmp, "sa.kubeconfig");
     await writeFile(kubeconfigFile, sa.exportConfig(), { mode: 0o600 });
@@ -242,6 +427,7 @@ async function main(): Promise<void> {
           String(port),
           "--log-level",
           process.env.BENCH_CONTROLLER_LOG ?? "warn",
+          ...(OPT_IN === "label" ? ["--label-selector", "pooltuner.io/enabled=true"] : []),
         ],
         { env: { ...process.env, BENCH_DB_URL: url }, stdio: ["ignore", "pipe", "pipe"] },
       );
@@ -250,6 +436,12 @@ async function main(): Promise<void> {
       child.stderr?.on("data", (b: Buffer) => process.stderr.write(`[controller] ${b}`));
       return child;
     };
+    const stopController = async () => {
+      const c = controller;
+      if (!c || c.exitCode !== null) return;
+      c.kill("SIGTERM");
+      await new Promise((r) => c.once("exit", r));
+    };
     const ready = () =>
       until(
         "controller /readyz",
@@ -257,115 +449,158 @@ async function main(): Promise<void> {
         300_000,
         100,
       );
-    const listAll = async () => (await apps.listNamespacedDeployment({ namespace: NS })).items;
     // Every database reconciled at least once: each reconcile sets its pooltuner_database_workloads series.
     const allPlanned = async () => {
       const m = await metrics(port);
       const planned = [...m.keys()].filter((k) => k.startsWith("pooltuner_database_workloads{")).length;
       return planned === DATABASES ? m : undefined;
     };
-    // The Deployment controller has caught up (it lags behind bursts of writes in this test bed).
-    const settled = async () =>
-      until(
-        "cluster settled",
-        async () =>
-          (await listAll()).every(
-            (d) =>
-              (d.status?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) &&
-              (d.status?.updatedReplicas ?? 0) === REPLICAS &&
-              (d.status?.replicas ?? 0) === REPLICAS &&
-              (d.status?.availableReplicas ?? 0) === REPLICAS,
-          )
-            ? true
-            : undefined,
-        600_000,
-        1_000,
-      );
+    const pid = () => controller?.pid as number;
+
+    // 0. The controller with nothing to watch: the base of the per-Deployment cost.
+    controller = startController();
+    await ready();
+    await sleep(5_000);
+    const memEmpty = await memory(pid(), port);
+    await stopController();
+    log(`no Deployments: RSS ${memEmpty.rssMiB} MiB, heap used ${memEmpty.heapUsedMiB} MiB`);
+
+    fake = new FakeDeploymentController(admin, apps);
+    await fake.start();
+    let t = Date.now();
+    await pool(
+      Array.from({ length: DEPLOYMENTS }, (_, i) => i),
+      32,
+      (i) => apps.createNamespacedDeployment({ namespace: NS, body: deployment(i) }),
+    );
+    const hpas = Array.from({ length: ANNOTATED }, (_, j) => j).filter(hasHpa);
+    await pool(hpas, 8, (j) =>
+      autoscaling.createNamespacedHorizontalPodAutoscaler({
+        namespace: NS,
+        body: {
+          metadata: { name: appName(annotatedIndex(j)), namespace: NS },
+          spec: {
+            scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: appName(annotatedIndex(j)) },
+            minReplicas: REPLICAS,
+            maxReplicas: HPA_MAX,
+            metrics: [
+              { type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 80 } } },
+            ],
+          },
+        },
+      }),
+    );
+    log(
+      `${DEPLOYMENTS} Deployments (${ANNOTATED} opted in by ${OPT_IN}) and ${hpas.length} HPAs in ${Date.now() - t} ms`,
+    );
+    const settled = (what = "Deployment statuses written") =>
+      until(what, async () => (fake?.settled() ? true : undefined), 600_000, 250);
+    await settled();
+    log(`statuses complete after ${Date.now() - t} ms (${fake.statusWrites} status writes)`);
 
     // 1. Initial sync.
+    const req0 = await controllerRequests(admin);
     t = Date.now();
     controller = startController();
     await ready();
     const readyMs = Date.now() - t;
     const afterSync = await until("every database reconciled", allPlanned, 600_000, 100);
     const plannedMs = Date.now() - t;
-    log(`ready in ${readyMs} ms; all ${DATABASES} databases planned in ${plannedMs} ms`);
-    const memSync = await memory(controller.pid as number, port);
+    const syncRequests = (await controllerRequests(admin)) - req0;
+    log(`ready in ${readyMs} ms; all databases planned in ${plannedMs} ms; ${syncRequests} API requests`);
+    const memSync = await memory(pid(), port);
 
-    // 2. Writes per minute when nothing changes.
+    // 2. Writes, requests and CPU per minute when nothing changes.
     const quiet = async (label: string) => {
       await settled();
       await sleep(3_000);
       const before = await metrics(port);
-      const rvBefore = new Map((await listAll()).map((d) => [d.metadata?.name, d.metadata?.resourceVersion]));
+      const reqBefore = await controllerRequests(admin);
+      const cpuBefore = await cpuSeconds(pid());
+      fake?.modified.clear();
       await sleep(QUIET_S * 1000);
       const after = await metrics(port);
-      const changed = (await listAll()).filter((d) => rvBefore.get(d.metadata?.name) !== d.metadata?.resourceVersion);
-      const writes =
-        (after.get("pooltuner_kube_writes_total:sum") ?? 0) - (before.get("pooltuner_kube_writes_total:sum") ?? 0);
-      const reconciles =
-        (after.get("pooltuner_reconciles_total:sum") ?? 0) - (before.get("pooltuner_reconciles_total:sum") ?? 0);
+      const requests = (await controllerRequests(admin)) - reqBefore;
+      const cpu = (await cpuSeconds(pid())) - cpuBefore;
+      const changed = fake?.modified.size ?? 0;
+      const delta = (name: string) => (after.get(name) ?? 0) - (before.get(name) ?? 0);
+      const writes = delta("pooltuner_kube_writes_total:sum");
+      const reconciles = delta("pooltuner_reconciles_total:sum");
+      const perMin = (n: number) => Math.round(((n * 60) / QUIET_S) * 100) / 100;
       log(
-        `${label}: ${writes} writes, ${changed.length} Deployments changed, ${reconciles} reconciles in ${QUIET_S} s`,
+        `${label}: ${writes} writes, ${changed} Deployments changed, ${reconciles} reconciles, ${requests} API ` +
+          `requests, ${cpu.toFixed(2)} CPU s in ${QUIET_S} s`,
       );
-      return { writesPerMinute: (writes * 60) / QUIET_S, deploymentsChanged: changed.length, reconciles };
+      return {
+        writesPerMinute: perMin(writes),
+        deploymentsChanged: changed,
+        reconcilesPerMinute: perMin(reconciles),
+        apiRequestsPerMinute: perMin(requests),
+        controllerCountsPerMinute: requestsByVerb(before, after, QUIET_S / 60),
+        cpuSecondsPerMinute: perMin(cpu),
+      };
     };
     const steady = await quiet("steady");
-    const memSteady = await memory(controller.pid as number, port);
+    const memSteady = await memory(pid(), port);
 
-    // 3. Change -> patch latency: one workload per database, one at a time.
-    const watched = new Map<string, (d: V1Deployment) => void>();
-    const watch = await new Watch(admin).watch(
-      `/apis/apps/v1/namespaces/${NS}/deployments`,
-      {},
-      (_type, obj: V1Deployment) => watched.get(obj.metadata?.name as string)?.(obj),
-      () => undefined,
-    );
+    // 3. Change -> patch latency: one opted-in workload per database, one at a time.
     const latencies: number[] = [];
+    const reqChanges0 = await controllerRequests(admin);
+    const metricsChanges0 = await metrics(port);
+    const tChanges = Date.now();
     for (let s = 0; s < SAMPLES; s++) {
-      const name = appName(s); // app-s is on db-s
+      const name = appName(annotatedIndex(s)); // the s-th opted-in workload is on db-s
       const patched = new Promise<number>((resolve) => {
-        watched.set(name, (d) => {
+        fake?.watched.set(name, (d) => {
           const env = d.spec?.template.spec?.containers[0]?.env ?? [];
           if (env.find((e) => e.name === "DB_MAX_OVERFLOW")?.value !== "2") resolve(Date.now());
         });
       });
       // (replicas + 1 surge) pods x workers = 600 processes: only 1 per process fits (2 would need 1,200 + the
-      // others), and the other workloads of the database keep their 3 (36 processes x 3 + 600 <= 850).
+      // others), and the other workloads of the database keep their 3 (at most 9 x 8 processes x 3 + 600 <= 850).
+      const peakReplicas = hasHpa(s) ? HPA_MAX : REPLICAS;
       const changedAt = Date.now();
       await apps.patchNamespacedDeployment(
         {
           name,
           namespace: NS,
-          body: { metadata: { annotations: { "pooltuner.io/workers": String(Math.ceil(600 / (REPLICAS + 1))) } } },
+          body: { metadata: { annotations: { "pooltuner.io/workers": String(Math.ceil(600 / (peakReplicas + 1))) } } },
         },
         mergePatch,
       );
       const at = await Promise.race([patched, sleep(30_000).then(() => Number.NaN)]);
-      watched.delete(name);
+      fake.watched.delete(name);
       if (Number.isNaN(at)) log(`sample ${s}: no patch within 30 s`);
       else latencies.push(at - changedAt);
     }
-    watch.abort();
+    const changeMinutes = (Date.now() - tChanges) / 60_000;
+    const changeRequestsPerMinute = Math.round(((await controllerRequests(admin)) - reqChanges0) / changeMinutes);
+    const changeByVerb = requestsByVerb(metricsChanges0, await metrics(port), changeMinutes);
     latencies.sort((a, b) => a - b);
-    log(`latency p50 ${percentile(latencies, 50)} ms, p99 ${percentile(latencies, 99)} ms over ${latencies.length}`);
-    // Let the sampled workloads' rollouts finish before the next quiet window.
+    log(
+      `latency p50 ${percentile(latencies, 50)} ms, p99 ${percentile(latencies, 99)} ms over ${latencies.length}; ` +
+        `${changeRequestsPerMinute} API requests per minute meanwhile`,
+    );
     await settled();
-    const memAfterChanges = await memory(controller.pid as number, port);
+    const memAfterChanges = await memory(pid(), port);
 
     // 4. Restart: ready again, then nothing written.
-    controller.kill("SIGTERM");
-    await new Promise((r) => controller?.once("exit", r));
+    await stopController();
     t = Date.now();
     controller = startController();
     await ready();
     const restartReadyMs = Date.now() - t;
     const restarted = await quiet("after restart");
     const restartMetrics = await metrics(port);
-    const memRestart = await memory(controller.pid as number, port);
+    const memRestart = await memory(pid(), port);
 
+    const perDeploymentKiB = (m: Memory, key: "rssMiB" | "heapUsedMiB") =>
+      Math.round((((m[key] - memEmpty[key]) * 1024) / DEPLOYMENTS) * 100) / 100;
     const result = {
       deployments: DEPLOYMENTS,
+      optedIn: ANNOTATED,
+      optIn: OPT_IN,
+      hpas: hpas.length,
       replicasEach: REPLICAS,
       controllerNodeOptions: NODE_OPTIONS,
       databases: DATABASES,
@@ -373,6 +608,7 @@ async function main(): Promise<void> {
         readyMs,
         allDatabasesPlannedMs: plannedMs,
         writes: afterSync.get("pooltuner_kube_writes_total:sum") ?? 0,
+        apiRequests: syncRequests,
       },
       changeToPatchMs: {
         samples: latencies.length,
@@ -380,17 +616,30 @@ async function main(): Promise<void> {
         p99: percentile(latencies, 99),
         min: latencies[0],
         max: latencies[latencies.length - 1],
+        apiRequestsPerMinute: changeRequestsPerMinute,
+        controllerCountsPerMinute: changeByVerb,
       },
-      writesPerMinuteWhenNothingChanges: steady,
+      whenNothingChanges: steady,
       restart: {
         readyMs: restartReadyMs,
         ...restarted,
         totalWritesSinceRestart: restartMetrics.get("pooltuner_kube_writes_total:sum") ?? 0,
       },
-      memoryMiB: { afterSync: memSync, steady: memSteady, afterChanges: memAfterChanges, afterRestart: memRestart },
+      memoryMiB: {
+        noDeployments: memEmpty,
+        afterSync: memSync,
+        steady: memSteady,
+        afterChanges: memAfterChanges,
+        afterRestart: memRestart,
+      },
+      perDeploymentKiB: {
+        rss: perDeploymentKiB(memSteady, "rssMiB"),
+        heapUsed: perDeploymentKiB(memSteady, "heapUsedMiB"),
+      },
     };
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   } finally {
+    fake?.stop();
     controller?.kill("SIGTERM");
     await db.stop();
     await cluster.stop();

@@ -75,7 +75,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   };
 }
 
-function get(url: string, agent: Agent, timeoutMs: number): Promise<{ status: number; body: string }> {
+/** One GET (status and the body's first 4 KiB); a failure or timeout is status 0, never a throw. */
+export function get(url: string, agent: Agent, timeoutMs: number): Promise<{ status: number; body: string }> {
   return new Promise((resolve) => {
     const req = request(url, { agent, timeout: timeoutMs }, (res) => {
       let body = "";

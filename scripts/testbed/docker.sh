@@ -3,11 +3,14 @@
 # and base images imported from debootstrap rootfs tarballs, because no registry is reachable here.
 #
 # usage: scripts/testbed/docker.sh COMMAND
-#   ensure  install docker.io/debootstrap if missing, start or reuse dockerd, import the base images;
+#   ensure  install docker.io/debootstrap/docker-compose (1.29) if missing, start or reuse dockerd, import the base images;
 #           prints the socket path on stdout (progress goes to stderr)
 #   daemon  the same without the images
 #   images  import the base images into the running daemon when missing or built from another recipe
 #   stop    stop the private dockerd (its containers stop too; images and the rootfs cache stay)
+#   crash   SIGKILL the private dockerd (a fault-injection test: no clean shutdown), then start it again; both under
+#           the test bed lock, so another suite's `ensure` waits for the restarted daemon instead of racing it.
+#           Prints the socket path. Containers without a restart policy are stopped by the restart.
 #   status  print the socket path and exit 0 if the daemon answers, exit 1 otherwise
 #   purge   stop and delete the data root (images are re-imported from the cached rootfs tarballs)
 #
@@ -211,6 +214,26 @@ stop_daemon() {
   rm -f "$pidfile" "$sock"
 }
 
+# SIGKILL, as a crash would: no container is stopped first, no pidfile or socket removed (start_daemon clears them).
+crash_daemon() {
+  require_root
+  local pids pid i
+  pids=$(testbed_dockerd_pids)
+  [[ -n $pids ]] || die "dockerd is not running: nothing to crash"
+  for pid in $pids; do
+    log "killing dockerd $pid (SIGKILL)"
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  for pid in $pids; do
+    for ((i = 0; i < 100; i++)); do
+      alive "$pid" || break
+      sleep 0.1
+    done
+    alive "$pid" && die "dockerd $pid is still alive 10 s after SIGKILL"
+  done
+  start_daemon
+}
+
 docker_() { DOCKER_HOST=unix://$sock "$docker_cli" "$@"; }
 
 # Imports IMAGE from the rootfs tarball unless the image already carries that tarball's name in a label.
@@ -251,7 +274,8 @@ case ${1:-} in
 ensure)
   require_root
   lock
-  install_packages docker.io debootstrap curl
+  # docker-compose: Debian's Compose 1.29 (the compose suite keeps its short env_file form working)
+  install_packages docker.io debootstrap curl docker-compose
   start_daemon
   ensure_images
   printf '%s\n' "$sock"
@@ -269,6 +293,11 @@ stop)
   lock
   stop_daemon
   ;;
+crash)
+  lock
+  crash_daemon
+  printf '%s\n' "$sock"
+  ;;
 status)
   ping_daemon || {
     log "dockerd does not answer on $sock"
@@ -282,5 +311,5 @@ purge)
   log "deleting $data_root"
   rm -rf --one-file-system "$data_root"
   ;;
-*) die "usage: $0 ensure|daemon|images|stop|status|purge" ;;
+*) die "usage: $0 ensure|daemon|images|stop|crash|status|purge" ;;
 esac

@@ -5,7 +5,15 @@
 # cached outside the repo under a name that carries the version and a hash of the wrapper's go.mod/go.sum.
 #
 #   kube.sh build                    build whatever binary is missing (idempotent; loud on failure)
+#   kube.sh build-kubelet            build the kubelet too (only the real-node test bed needs it: scripts/testbed/node.sh)
+#   kube.sh build-promtool           build Prometheus' promtool (only the kube project needs it: it checks and unit-tests
+#                                    the chart's alerting rules, test/integration/kube/prometheus-rules.test.ts)
+#   kube.sh build-compose            build Docker Compose (v2+ CLI, test/cluster/compose) for the compose suite; it is
+#                                    called directly with DOCKER_HOST set, not installed as a docker CLI plugin
 #   kube.sh up NAME KUBECONFIG       create cluster NAME (RBAC on, one fake Ready node), write an admin kubeconfig
+#   kube.sh up NAME KUBECONFIG real-node
+#                                    the same control plane without kwok and without the fake node, ready for a real
+#                                    kubelet to join (scripts/testbed/node.sh start does that)
 #   kube.sh down NAME                delete cluster NAME
 #   kube.sh prune                    delete pooltuner clusters whose owning process is gone (a crashed run)
 #   kube.sh bin NAME                 print the cached path of binary NAME (kwokctl, helm, ...)
@@ -30,6 +38,8 @@ ETCD_VERSION="$(module_version etcd go.etcd.io/etcd/server/v3)"
 KUBE_VERSION="$(module_version kube k8s.io/kubernetes)"
 KWOK_VERSION="$(module_version kwok sigs.k8s.io/kwok)"
 HELM_VERSION="$(module_version helm helm.sh/helm/v3)"
+PROMETHEUS_VERSION="$(module_version promtool github.com/prometheus/prometheus)"
+COMPOSE_VERSION="$(module_version compose github.com/docker/compose/v5)"
 
 cache="${POOLTUNER_CACHE:-$HOME/.cache/pooltuner}"
 bindir="$cache/bin"
@@ -51,11 +61,13 @@ wrapper_hash() { cat "$repo/test/cluster/$1/go.mod" "$repo/test/cluster/$1/go.su
 binary_path() {
   case "$1" in
   etcd) echo "$bindir/etcd-$ETCD_VERSION-$(wrapper_hash etcd)" ;;
-  kube-apiserver | kube-controller-manager | kube-scheduler | kubectl)
+  kube-apiserver | kube-controller-manager | kube-scheduler | kubectl | kubelet)
     echo "$bindir/$1-$KUBE_VERSION-$(wrapper_hash kube)"
     ;;
   kwok | kwokctl) echo "$bindir/$1-$KWOK_VERSION-$(wrapper_hash kwok)" ;;
   helm) echo "$bindir/helm-$HELM_VERSION-$(wrapper_hash helm)" ;;
+  promtool) echo "$bindir/promtool-$PROMETHEUS_VERSION-$(wrapper_hash promtool)" ;;
+  compose) echo "$bindir/docker-compose-$COMPOSE_VERSION-$(wrapper_hash compose)" ;;
   *) die "unknown binary '$1'" ;;
   esac
 }
@@ -155,6 +167,33 @@ cmd_build() {
   say "build: all binaries present ($((SECONDS - started))s)"
 }
 
+# The kubelet is built from the same wrapper, with the same tags and version as the control plane it joins.
+cmd_build_kubelet() {
+  local kflags=""
+  [[ -x "$(binary_path kubelet)" ]] || kflags="$(kube_ldflags)"
+  go_build kubelet "$repo/test/cluster/kube" k8s.io/kubernetes/cmd/kubelet "$kflags" selinux,notest,grpcnotrace
+}
+
+# promtool: Prometheus' module is v0.3XX.Y for release 3.XX.Y (promtool --version prints the release). The
+# remove_all_sd tag (Prometheus' own, see its plugins/) drops the optional service-discovery plugins (AWS, Azure, GCE,
+# Consul, ...): promtool still checks rules and runs rule unit tests; only `promtool check config` would refuse a
+# scrape config naming a removed SD (Kubernetes and file SD stay: promtool imports them directly).
+cmd_build_promtool() {
+  local n="${PROMETHEUS_VERSION#v0.}"
+  local release="$((${n%%.*} / 100)).$((${n%%.*} % 100)).${n#*.}"
+  local v=github.com/prometheus/common/version
+  go_build promtool "$repo/test/cluster/promtool" github.com/prometheus/prometheus/cmd/promtool \
+    "-X $v.Version=$release -X $v.Revision=$PROMETHEUS_VERSION -X $v.Branch=module -X $v.BuildUser=pooltuner" \
+    remove_all_sd
+}
+
+# Docker Compose for the compose suite (test/integration/compose/compose-cli.test.ts); not one of ALL_BINARIES, which
+# the Kubernetes suites need. A cold build took 819 s wall (254 CPU-s, 0.5 GiB peak) on the 2-core test machine.
+cmd_build_compose() {
+  go_build compose "$repo/test/cluster/compose" github.com/docker/compose/v5/cmd \
+    "-X github.com/docker/compose/v5/internal.Version=$COMPOSE_VERSION"
+}
+
 ALL_BINARIES=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok kwokctl helm)
 
 require_binaries() {
@@ -182,6 +221,12 @@ owner_alive() {
   [[ -n "$pid" ]] && [[ "$(process_identity "$pid")" == "$(cat "$file")" ]]
 }
 
+# A real node (node.sh) lives inside its cluster's directory; it is stopped, and what it did outside undone, first.
+stop_real_node() {
+  [[ -d "$KWOK_WORKDIR/clusters/$1/node" ]] || return 0
+  bash "$repo/scripts/testbed/node.sh" stop "$1" || die "the real node of $1 could not be stopped; not deleting its directory"
+}
+
 cmd_prune() {
   local dir name
   for dir in "$KWOK_WORKDIR"/clusters/pooltuner-*; do
@@ -191,6 +236,7 @@ cmd_prune() {
       continue
     fi
     say "prune: deleting leftover cluster $name (its owner is gone)"
+    stop_real_node "$name"
     kwokctl delete cluster --name "$name" >&2 || say "prune: kwokctl could not delete $name cleanly"
     stop_leftover_processes "$dir"
     rm -rf "$dir"
@@ -207,8 +253,51 @@ stop_leftover_processes() {
   done
 }
 
+# The real-node cluster's kwokctl settings: kwokctl.yaml's, plus what the API server needs to reach a real kubelet:
+# its InternalIP (node names are not in DNS here) and a client certificate that the kubelet's webhook authentication
+# accepts (the admin one, signed by the cluster CA the kubelet trusts). Paths are the cluster's, so written per cluster.
+write_real_node_config() {
+  local dir="$1"
+  cat >"$dir/pooltuner-kwokctl.yaml" <<EOF
+kind: KwokctlConfiguration
+apiVersion: config.kwok.x-k8s.io/v1alpha1
+options:
+  bindAddress: 127.0.0.1
+componentsPatches:
+  - name: kube-apiserver
+    extraArgs:
+      - key: kubelet-preferred-address-types
+        value: InternalIP
+      - key: kubelet-client-certificate
+        value: $dir/pki/admin.crt
+      - key: kubelet-client-key
+        value: $dir/pki/admin.key
+EOF
+}
+
+# POOLTUNER_KUBE_CONTROLLERS (fake-node mode only): kube-controller-manager's --controllers, e.g.
+# `*,-deployment-controller` for bench/controller.ts, which plays the Deployment controller itself so that 10,000
+# Deployments need no ReplicaSets or pods.
+write_controllers_config() {
+  local dir="$1" controllers="$2"
+  [[ "$controllers" =~ ^[a-z*,-]+$ ]] || die "POOLTUNER_KUBE_CONTROLLERS: only names, '*', ',' and '-' (got '$controllers')"
+  cat >"$dir/pooltuner-kwokctl.yaml" <<EOF
+kind: KwokctlConfiguration
+apiVersion: config.kwok.x-k8s.io/v1alpha1
+options:
+  bindAddress: 127.0.0.1
+componentsPatches:
+  - name: kube-controller-manager
+    extraArgs:
+      - key: controllers
+        value: "$controllers"
+EOF
+}
+
 cmd_up() {
   local name="${1:?usage: kube.sh up NAME KUBECONFIG}" kubeconfig="${2:?usage: kube.sh up NAME KUBECONFIG}"
+  local mode="${3:-fake-node}"
+  [[ "$mode" == fake-node || "$mode" == real-node ]] || die "up: mode must be fake-node or real-node (got '$mode')"
   [[ "$name" == pooltuner-* ]] || die "cluster name must start with pooltuner- (got '$name')"
   require_binaries
   cmd_prune
@@ -218,8 +307,18 @@ cmd_up() {
   # A half-created cluster is deleted on any failure below, so nothing stale outlives this command.
   trap 'rc=$?; if ((rc != 0)); then say "up: failed; deleting the half-created $name"; cmd_down "$name"; fi' EXIT
   local start=$SECONDS
-  say "up: creating cluster $name (kube $KUBE_VERSION, etcd $ETCD_VERSION, kwok $KWOK_VERSION; RBAC on)"
-  if ! kwokctl --config "$repo/test/cluster/kwokctl.yaml" create cluster --name "$name" --runtime binary \
+  local config="$repo/test/cluster/kwokctl.yaml" extra=()
+  if [[ "$mode" == real-node ]]; then
+    write_real_node_config "$KWOK_WORKDIR/clusters/$name"
+    config="$KWOK_WORKDIR/clusters/$name/pooltuner-kwokctl.yaml"
+    # kwok's controller would manage every node, the real one included.
+    extra=(--disable kwok-controller)
+  elif [[ -n "${POOLTUNER_KUBE_CONTROLLERS:-}" ]]; then
+    write_controllers_config "$KWOK_WORKDIR/clusters/$name" "$POOLTUNER_KUBE_CONTROLLERS"
+    config="$KWOK_WORKDIR/clusters/$name/pooltuner-kwokctl.yaml"
+  fi
+  say "up: creating cluster $name (kube $KUBE_VERSION, etcd $ETCD_VERSION, kwok $KWOK_VERSION; RBAC on; $mode)"
+  if ! kwokctl --config "$config" create cluster --name "$name" --runtime binary "${extra[@]}" \
     --kube-authorization=true --kube-admission=true \
     --etcd-binary "$(binary_path etcd)" \
     --kube-apiserver-binary "$(binary_path kube-apiserver)" \
@@ -237,10 +336,12 @@ cmd_up() {
   # A self-contained copy (certificates inlined) for the caller: usable from anywhere, as long as the cluster runs.
   (umask 077 && "$kubectl" config view --raw --flatten --kubeconfig "$KWOK_WORKDIR/clusters/$name/admin.kubeconfig" >"$kubeconfig") ||
     die "could not write the admin kubeconfig to $kubeconfig"
-  "$kubectl" --kubeconfig "$kubeconfig" apply -f "$repo/test/cluster/fake-node.yaml" >&2 ||
-    die "could not create the fake node in $name"
-  "$kubectl" --kubeconfig "$kubeconfig" wait --for=condition=Ready node/kwok-node-0 --timeout=120s >&2 ||
-    die "the fake node of $name never became Ready"
+  if [[ "$mode" == fake-node ]]; then
+    "$kubectl" --kubeconfig "$kubeconfig" apply -f "$repo/test/cluster/fake-node.yaml" >&2 ||
+      die "could not create the fake node in $name"
+    "$kubectl" --kubeconfig "$kubeconfig" wait --for=condition=Ready node/kwok-node-0 --timeout=120s >&2 ||
+      die "the fake node of $name never became Ready"
+  fi
   # Pods need the namespace's default ServiceAccount (admission is on); the controller-manager creates it.
   local i
   for i in $(seq 1 120); do
@@ -249,7 +350,7 @@ cmd_up() {
     sleep 0.5
   done
   trap - EXIT
-  say "up: cluster $name ready with node kwok-node-0 in $((SECONDS - start))s; kubeconfig $kubeconfig"
+  say "up: cluster $name ready ($mode) in $((SECONDS - start))s; kubeconfig $kubeconfig"
 }
 
 cmd_down() {
@@ -261,6 +362,7 @@ cmd_down() {
     return 0
   }
   say "down: deleting cluster $name"
+  stop_real_node "$name"
   kwokctl delete cluster --name "$name" >&2 || say "down: kwokctl could not delete $name cleanly"
   stop_leftover_processes "$dir"
   rm -rf "$dir"
@@ -268,9 +370,13 @@ cmd_down() {
 
 case "${1:-}" in
 build) cmd_build ;;
-up) cmd_up "${2:-}" "${3:-}" ;;
+build-kubelet) cmd_build_kubelet ;;
+build-promtool) cmd_build_promtool ;;
+build-compose) cmd_build_compose ;;
+up) cmd_up "${2:-}" "${3:-}" "${4:-}" ;;
 down) cmd_down "${2:-}" ;;
 prune) cmd_prune ;;
 bin) binary_path "${2:?usage: kube.sh bin NAME}" ;;
-*) die "usage: kube.sh build|up NAME KUBECONFIG|down NAME|prune|bin NAME" ;;
+*) die "usage: kube.sh build|build-kubelet|build-promtool|up NAME KUBECONFIG [real-node]|down NAME|prune|bin NAME" ;;
+*) die "usage: kube.sh build|build-kubelet|build-compose|up NAME KUBECONFIG [real-node]|down NAME|prune|bin NAME" ;;
 esac

@@ -1,19 +1,33 @@
 // `pooltuner compose`: the daemon beside docker-compose (src/docker/daemon.ts). This file only reads flags and
 // the environment (once, here), builds the parts and runs them until SIGTERM/SIGINT; `--once` runs one pass
 // and exits with the CLI's usual codes.
+
+import { join } from "node:path";
 import type { Command } from "commander";
 import { DEFAULT_DAMPING } from "../core/index.js";
 import { describeDockerHost, dockerClient } from "../docker/client.js";
 import { ComposeDaemon } from "../docker/daemon.js";
-import { createLogger } from "../runtime/logger.js";
+import { createLogger, type LogFormat } from "../runtime/logger.js";
 import { Metrics } from "../runtime/metrics.js";
-import { count, daemonConfig, duration, MAX_MIN_GAIN, port } from "./daemon-options.js";
+import {
+  count,
+  daemonConfig,
+  duration,
+  LOG_FORMAT_OPTION,
+  MAX_CONCURRENT_RESTARTS_OPTION,
+  MAX_MIN_GAIN,
+  MAX_RESTARTS_PER_HOUR_OPTION,
+  port,
+  restartLimits,
+} from "./daemon-options.js";
 import { CliError, exitCodeFor } from "./exit.js";
 import { listen } from "./http-port.js";
+import { version } from "./version.js";
 
 interface ComposeFlags {
   config?: string;
   mysqlUrl: string[];
+  postgresUrl: string[];
   dockerHost?: string;
   project: string[];
   dryRun: boolean;
@@ -32,7 +46,13 @@ interface ComposeFlags {
   projectDir?: string;
   httpPort: string;
   logLevel: string;
+  logFormat: LogFormat;
+  maxConcurrentRestarts?: string;
+  maxRestartsPerHour?: string;
 }
+
+/** Beside the env files: the limits a restarted daemon plans decreases from when it cannot get in. */
+const LAST_KNOWN_FILE = "last-limits.json";
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -51,6 +71,12 @@ export function registerComposeCommand(program: Command, setCode: (code: number)
     .option(
       "--mysql-url <[name=]url>",
       "a database without a config file: mysql://monitor:password@host:port/ (repeat with name=; env POOLTUNER_MYSQL_URL; default name: default)",
+      collect,
+      [],
+    )
+    .option(
+      "--postgres-url <[name=]url>",
+      "a database without a config file: postgres://monitor:password@host:port/postgres (repeat with name=; env POOLTUNER_POSTGRES_URL; default name: default)",
       collect,
       [],
     )
@@ -87,6 +113,9 @@ export function registerComposeCommand(program: Command, setCode: (code: number)
     )
     .option("--http-port <port>", "serve /healthz, /readyz and /metrics on this port (0: off)", "9090")
     .option("--log-level <level>", "pino level: debug, info, warn, error", "info")
+    .addOption(LOG_FORMAT_OPTION())
+    .addOption(MAX_CONCURRENT_RESTARTS_OPTION())
+    .addOption(MAX_RESTARTS_PER_HOUR_OPTION())
     .exitOverride()
     .action(async (flags: ComposeFlags) => {
       setCode(await runCompose(flags));
@@ -109,10 +138,11 @@ async function runCompose(flags: ComposeFlags): Promise<number> {
     startTimeoutMs: duration(flags.startTimeout, "--start-timeout"),
     failureBackoffMs: duration(flags.failureBackoff, "--failure-backoff"),
   };
+  const limits = restartLimits(flags, config);
   const httpPort = port(flags.httpPort, "--http-port");
   const pathMap = flags.pathMap.map(pathMapping);
-  const logger = createLogger({ level: flags.logLevel });
-  const metrics = new Metrics();
+  const logger = createLogger({ level: flags.logLevel, format: flags.logFormat });
+  const metrics = new Metrics({ version: version(), daemon: "compose" });
 
   // The port is taken first, so "already in use" is said before anything else starts.
   let daemon: ComposeDaemon | undefined;
@@ -139,6 +169,8 @@ async function runCompose(flags: ComposeFlags): Promise<number> {
       docker,
       databases: config.databases,
       policy: config.policy,
+      ...(config.profiles ? { profiles: config.profiles } : {}),
+      ...(config.paused ? { paused: true } : {}),
       damping: { ...DEFAULT_DAMPING, cooldownMs: timing.cooldownMs, minGain: timing.minGain },
       dryRun: flags.dryRun,
       ...(flags.project.length > 0 ? { projects: flags.project } : {}),
@@ -156,6 +188,12 @@ async function runCompose(flags: ComposeFlags): Promise<number> {
           }
         : {}),
       failureBackoffMs: timing.failureBackoffMs,
+      restartLimits: limits,
+      ...(config.webhooks ? { webhooks: config.webhooks } : {}),
+      // A sidecar keeps the limits beside the env files, for a restart while the server is full.
+      ...(flags.persist && flags.projectDir && !flags.dryRun
+        ? { lastKnownFile: join(flags.projectDir, flags.envDir, LAST_KNOWN_FILE) }
+        : {}),
       logger,
       metrics,
     });

@@ -8,14 +8,26 @@ import type { UpdateMode } from "../core/index.js";
 import { DEFAULT_DAMPING } from "../core/index.js";
 import { type KubeConfig, loadKubeConfig } from "../kube/client.js";
 import { startController } from "../kube/controller.js";
-import { createLogger } from "../runtime/logger.js";
-import { count, daemonConfig, duration, MAX_MIN_GAIN, port } from "./daemon-options.js";
+import { createLogger, type LogFormat } from "../runtime/logger.js";
+import {
+  count,
+  daemonConfig,
+  duration,
+  LOG_FORMAT_OPTION,
+  MAX_CONCURRENT_RESTARTS_OPTION,
+  MAX_MIN_GAIN,
+  MAX_RESTARTS_PER_HOUR_OPTION,
+  port,
+  restartLimits,
+} from "./daemon-options.js";
 import { CliError, exitCodeFor } from "./exit.js";
 import { listenFailure } from "./http-port.js";
+import { version } from "./version.js";
 
 interface ControllerFlags {
   config?: string;
   mysqlUrl: string[];
+  postgresUrl: string[];
   kubeconfig?: string;
   namespace: string[];
   labelSelector?: string;
@@ -32,12 +44,17 @@ interface ControllerFlags {
   leaderElect: boolean;
   leaderElectionNamespace?: string;
   leaderElectionId: string;
+  leaseOwnerDeployment?: string;
   leaseDuration: string;
   renewDeadline: string;
   retryPeriod: string;
+  kubeRequestTimeout: string;
   identity?: string;
   httpPort: string;
   logLevel: string;
+  logFormat: LogFormat;
+  maxConcurrentRestarts?: string;
+  maxRestartsPerHour?: string;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -53,11 +70,17 @@ export function registerControllerCommand(program: Command, setCode: (code: numb
     )
     .option(
       "--config <file>",
-      "configuration: databases (name, url/urlFile/urlEnv, reserve), reserve, sizingTable (env POOLTUNER_CONFIG)",
+      "configuration: databases (name, url/urlFile/urlEnv, reserve, namespaces, maxWeight), reserve, sizingTable (env POOLTUNER_CONFIG)",
     )
     .option(
       "--mysql-url <[name=]url>",
       "a database without a config file (repeat with name=; env POOLTUNER_MYSQL_URL; default name: default)",
+      collect,
+      [],
+    )
+    .option(
+      "--postgres-url <[name=]url>",
+      "a PostgreSQL database without a config file (repeat with name=; env POOLTUNER_POSTGRES_URL; default name: default)",
       collect,
       [],
     )
@@ -96,12 +119,20 @@ export function registerControllerCommand(program: Command, setCode: (code: numb
       "namespace of the Lease (default: env POD_NAMESPACE, else the pod's own namespace, else default)",
     )
     .option("--leader-election-id <name>", "name of the Lease", "pooltuner")
+    .option(
+      "--lease-owner-deployment <name>",
+      "the Deployment (in the Lease's namespace) that owns the Lease: it is garbage-collected with it",
+    )
     .option("--lease-duration <duration>", "a standby takes over after the lease went unrenewed this long", "15s")
     .option("--renew-deadline <duration>", "the leader steps down when it could not renew for this long", "10s")
     .option("--retry-period <duration>", "how often to renew or try to acquire the lease", "2s")
+    .option("--kube-request-timeout <duration>", "every Kubernetes API call (but watches) fails after this long", "30s")
     .option("--identity <name>", "this replica in the Lease and in events (default: env POD_NAME, else hostname)")
     .option("--http-port <port>", "serve /healthz, /readyz and /metrics on this port (0: off)", "9090")
     .option("--log-level <level>", "pino level: debug, info, warn, error", "info")
+    .addOption(LOG_FORMAT_OPTION())
+    .addOption(MAX_CONCURRENT_RESTARTS_OPTION())
+    .addOption(MAX_RESTARTS_PER_HOUR_OPTION())
     .exitOverride()
     .action(async (flags: ControllerFlags) => {
       setCode(await runController(flags));
@@ -111,7 +142,7 @@ export function registerControllerCommand(program: Command, setCode: (code: numb
 async function runController(flags: ControllerFlags): Promise<number> {
   const env = process.env;
   const config = await daemonConfig(flags, env);
-  const log = createLogger({ level: flags.logLevel, name: "pooltuner-controller" });
+  const log = createLogger({ level: flags.logLevel, format: flags.logFormat, name: "pooltuner-controller" });
   let kubeConfig: KubeConfig;
   try {
     kubeConfig = loadKubeConfig(flags.kubeconfig);
@@ -151,28 +182,37 @@ async function runController(flags: ControllerFlags): Promise<number> {
     debounceMs: duration(flags.debounce, "--debounce"),
     resyncMs: duration(flags.resyncInterval, "--resync-interval"),
     unmanagedWindowMs: duration(flags.unmanagedWindow, "--unmanaged-window"),
+    restartLimits: restartLimits(flags, config),
+    version: version(),
     leaderElection: {
       enabled: flags.leaderElect,
       namespace: flags.leaderElectionNamespace ?? env.POD_NAMESPACE ?? ownNamespace() ?? "default",
       name: flags.leaderElectionId,
+      ...(flags.leaseOwnerDeployment ? { ownerDeployment: flags.leaseOwnerDeployment } : {}),
       leaseDurationMs,
       renewDeadlineMs,
       retryPeriodMs,
     },
+    requestTimeoutMs: duration(flags.kubeRequestTimeout, "--kube-request-timeout"),
     ...((flags.identity ?? env.POD_NAME) ? { identity: (flags.identity ?? env.POD_NAME) as string } : {}),
     ...(httpPort > 0 ? { http: { port: httpPort } } : {}),
     log,
   };
-  const controller = await startController(options).catch((err: unknown) => {
-    throw listenFailure(err, httpPort, "--http-port");
-  });
-
+  // Signals are handled from before the start: one that arrives while the caches sync stops the controller as soon
+  // as it is up, instead of killing the process mid-start (exit 130 with nothing released).
+  let controller: Awaited<ReturnType<typeof startController>> | undefined;
+  let stopAsked = false;
   const onSignal = (sig: string) => {
     log.info(`${sig}: stopping (releasing the lease)`);
-    void controller.stop();
+    stopAsked = true;
+    if (controller) void controller.stop();
   };
   process.once("SIGTERM", () => onSignal("SIGTERM"));
   process.once("SIGINT", () => onSignal("SIGINT"));
+  controller = await startController(options).catch((err: unknown) => {
+    throw listenFailure(err, httpPort, "--http-port");
+  });
+  if (stopAsked) void controller.stop();
   const outcome = await controller.done;
   return exitCodeFor({ kind: "daemon-ended", how: outcome });
 }

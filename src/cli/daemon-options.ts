@@ -1,17 +1,24 @@
 // What `pooltuner controller` and `pooltuner compose` read the same way: the databases (a config file, or
 // --mysql-url for a quick start), durations and counts. Errors are CliError("bad-input") naming the flag.
-import { DEFAULT_POLICY } from "../core/index.js";
+import { Option } from "commander";
+import { DEFAULT_POLICY, DEFAULT_RESTART_LIMITS, type RestartLimits } from "../core/index.js";
 import { type DaemonConfig, loadConfig } from "../runtime/config.js";
+import { LOG_FORMATS } from "../runtime/logger.js";
 import { DEFAULT_MAX_FILE_BYTES, readInputFile } from "../sources/input-file.js";
 import { CliError } from "./exit.js";
 
 export async function daemonConfig(
-  flags: { readonly config?: string; readonly mysqlUrl: readonly string[] },
+  flags: { readonly config?: string; readonly mysqlUrl: readonly string[]; readonly postgresUrl?: readonly string[] },
   env: NodeJS.ProcessEnv,
 ): Promise<DaemonConfig> {
   const file = flags.config ?? env.POOLTUNER_CONFIG;
-  const urls = flags.mysqlUrl.length > 0 ? flags.mysqlUrl : env.POOLTUNER_MYSQL_URL ? [env.POOLTUNER_MYSQL_URL] : [];
-  if (file && flags.mysqlUrl.length > 0) throw new CliError("bad-input", ["give --config or --mysql-url, not both"]);
+  // Either flag takes either kind of URL: its scheme picks the driver (runtime/drivers.ts).
+  const given = [...flags.mysqlUrl, ...(flags.postgresUrl ?? [])];
+  const fromEnv = [env.POOLTUNER_MYSQL_URL, env.POOLTUNER_POSTGRES_URL].filter((u): u is string => !!u);
+  const urls = given.length > 0 ? given : fromEnv;
+  if (file && given.length > 0) {
+    throw new CliError("bad-input", ["give --config or --mysql-url/--postgres-url, not both"]);
+  }
   if (file) {
     const read = await readInputFile(file, { maxBytes: DEFAULT_MAX_FILE_BYTES });
     if (!read.ok) throw new CliError("bad-input", [`--config ${file} ${read.message}`]);
@@ -23,7 +30,7 @@ export async function daemonConfig(
   }
   if (urls.length === 0) {
     throw new CliError("bad-input", [
-      "no database: give --config <file> (or env POOLTUNER_CONFIG), or --mysql-url (or env POOLTUNER_MYSQL_URL)",
+      "no database: give --config <file> (or env POOLTUNER_CONFIG), or --mysql-url/--postgres-url (or env POOLTUNER_MYSQL_URL/POOLTUNER_POSTGRES_URL)",
     ]);
   }
   const databases = urls.map((u) => {
@@ -32,7 +39,7 @@ export async function daemonConfig(
   });
   const names = databases.map((d) => d.name);
   if (new Set(names).size !== names.length) {
-    throw new CliError("bad-input", ["--mysql-url: each database needs its own name (name=url)"]);
+    throw new CliError("bad-input", ["--mysql-url/--postgres-url: each database needs its own name (name=url)"]);
   }
   return { databases, policy: DEFAULT_POLICY };
 }
@@ -60,6 +67,7 @@ export const DURATION_BOUNDS = {
   "--lease-duration": { min: SECOND, max: HOUR },
   "--renew-deadline": { min: SECOND, max: HOUR },
   "--retry-period": { min: 100, max: HOUR },
+  "--kube-request-timeout": { min: 100, max: 10 * MINUTE },
 } as const satisfies Record<string, { min: number; max: number }>;
 export type DurationFlag = keyof typeof DURATION_BOUNDS;
 
@@ -106,3 +114,40 @@ export function port(text: string, flag: string): number {
 
 /** `--min-gain`: pool_size + max_overflow never moves by more than a server's max_connections (100,000). */
 export const MAX_MIN_GAIN = 100_000;
+
+/** `--log-format` of both daemons (a fresh Option per command: commander keeps state on it). */
+export const LOG_FORMAT_OPTION = (): Option =>
+  new Option("--log-format <format>", "logs on stderr as JSON lines or as text lines for a terminal")
+    .choices(LOG_FORMATS)
+    .default("json");
+
+/** `--max-concurrent-restarts` and `--max-restarts-per-hour` of both daemons: a flag wins over the config key. */
+export function restartLimits(
+  flags: { readonly maxConcurrentRestarts?: string; readonly maxRestartsPerHour?: string },
+  config: DaemonConfig,
+): RestartLimits {
+  const maxConcurrent =
+    flags.maxConcurrentRestarts !== undefined
+      ? count(flags.maxConcurrentRestarts, "--max-concurrent-restarts", 1_000)
+      : (config.restarts?.maxConcurrent ?? DEFAULT_RESTART_LIMITS.maxConcurrent);
+  if (maxConcurrent < 1) throw new CliError("bad-input", ["--max-concurrent-restarts: give at least 1"]);
+  const maxPerHour =
+    flags.maxRestartsPerHour !== undefined
+      ? count(flags.maxRestartsPerHour, "--max-restarts-per-hour", 100_000)
+      : (config.restarts?.maxPerHour ?? DEFAULT_RESTART_LIMITS.maxPerHour);
+  return { maxConcurrent, maxPerHour };
+}
+
+/** The restart-limit flags, the same on both daemons (fresh Options per command). */
+export const MAX_CONCURRENT_RESTARTS_OPTION = (): Option =>
+  new Option(
+    "--max-concurrent-restarts <n>",
+    "restarts in progress at once across all databases; decreases of the most over-budget database go first " +
+      "(default 1, or maxConcurrentRestarts in --config)",
+  );
+export const MAX_RESTARTS_PER_HOUR_OPTION = (): Option =>
+  new Option(
+    "--max-restarts-per-hour <n>",
+    "restarts started per hour across all databases, 0 for no limit; never holds a decrease " +
+      "(default 0, or maxRestartsPerHour in --config)",
+  );

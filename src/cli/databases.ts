@@ -76,7 +76,7 @@ export function resolveDatabases(workloads: readonly WorkloadRef[], flags: Datab
 
   if (targets.size === 0) {
     errors.push(
-      "no database given: use --max-connections N (offline) or --mysql-url mysql://user:password@host:port/ (live; also from POOLTUNER_MYSQL_URL)",
+      "no database given: use --max-connections N (offline), or --mysql-url mysql://user:password@host:port/ or --postgres-url postgres://user:password@host:port/dbname (live; also from POOLTUNER_MYSQL_URL / POOLTUNER_POSTGRES_URL)",
     );
   }
   const assignment = new Map<string, string>();
@@ -85,7 +85,7 @@ export function resolveDatabases(workloads: readonly WorkloadRef[], flags: Datab
       if (targets.has(w.database)) assignment.set(w.id, w.database);
       else if (targets.size > 0) {
         errors.push(
-          `${w.id}: uses database "${w.database}", which is not given: add --max-connections ${w.database}=N or --mysql-url ${w.database}=URL (given: ${[...targets.keys()].sort().join(", ")})`,
+          `${w.id}: uses database "${w.database}", which is not given: add --max-connections ${w.database}=N or --mysql-url/--postgres-url ${w.database}=URL (given: ${[...targets.keys()].sort().join(", ")})`,
         );
       }
     } else if (targets.size === 1) {

@@ -74,11 +74,29 @@ export type Result<T> = { readonly value: T } | { readonly error: string };
 /** Bounds of `--max-file-size`: V8 strings stop near 512 MiB, and a CI gate has no use for more than this. */
 export const MAX_FILE_SIZE_BOUNDS = { min: 1024, max: 256 * 1024 * 1024 } as const;
 
-/** `--max-file-size`: bytes, or with a unit: `512KiB`, `8MiB`, `8M`, `1GiB` (1024-based). */
-export function parseFileSize(text: string): Result<number> {
+/** Bounds of `--max-total-size` (all input files together: many strings, each under the per-file cap). */
+export const MAX_TOTAL_SIZE_BOUNDS = { min: 1024, max: 1024 * 1024 * 1024 } as const;
+
+/** `--max-total-size`: like `--max-file-size`, 1KiB to 1GiB. */
+export function parseTotalSize(text: string): Result<number> {
+  const bytes = sizeBytes(text);
+  const { min, max } = MAX_TOTAL_SIZE_BOUNDS;
+  if (!Number.isFinite(bytes) || bytes < min || bytes > max) {
+    return { error: "--max-total-size must be a size from 1KiB to 1GiB, such as 128MiB" };
+  }
+  return { value: bytes };
+}
+
+/** Bytes of `512KiB`, `8MiB`, `8M`, `1GiB`, `1000` (1024-based); NaN when it is none of these. */
+function sizeBytes(text: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?$/i.exec(text.trim());
   const power = m ? ({ b: 0, k: 1, m: 2, g: 3 } as Record<string, number>)[(m[2] ?? "b")[0]?.toLowerCase() ?? "b"] : 0;
-  const bytes = m ? Math.floor(Number(m[1]) * 1024 ** (power ?? 0)) : Number.NaN;
+  return m ? Math.floor(Number(m[1]) * 1024 ** (power ?? 0)) : Number.NaN;
+}
+
+/** `--max-file-size`: bytes, or with a unit: `512KiB`, `8MiB`, `8M`, `1GiB` (1024-based). */
+export function parseFileSize(text: string): Result<number> {
+  const bytes = sizeBytes(text);
   const { min, max } = MAX_FILE_SIZE_BOUNDS;
   if (!Number.isFinite(bytes) || bytes < min || bytes > max) {
     return { error: `--max-file-size must be a size from 1KiB to 256MiB, such as 8MiB` };

@@ -1,5 +1,13 @@
 // The human output of `plan` / `check`: budgets per database, one row per workload, what to set, findings.
-import type { CurrentUsage, DatabasePlan, Finding, WorkloadPlan } from "../core/index.js";
+import {
+  type CapWriting,
+  type CurrentUsage,
+  type DatabasePlan,
+  envText,
+  type Finding,
+  type PoolSettings,
+  type WorkloadPlan,
+} from "../core/index.js";
 import type { LoadedWorkload } from "../sources/findings.js";
 import type { Report } from "./report.js";
 
@@ -34,19 +42,34 @@ export function renderTable(r: Report): string {
         d.feasible ? String(a.usable - a.allocated) : "-",
       ]);
     }
+    for (const c of d.catalogs ?? []) {
+      dbRows.push([
+        `  database ${c.catalog}`,
+        "CONNECTION LIMIT",
+        String(c.limit),
+        "-",
+        String(c.unmanaged),
+        String(c.usable),
+        d.feasible ? String(c.allocated) : "-",
+        d.feasible ? String(c.usable - c.allocated) : "-",
+      ]);
+    }
   }
   out.push(columns(["DATABASE", "SOURCE", "LIMIT", "RESERVE", "UNMANAGED", "USABLE", "ALLOCATED", "FREE"], dbRows));
 
   const several = plan.databases.length > 1;
+  // The PROFILE column only when some workload is not SQLAlchemy's (today's tables stay as they were).
+  const profiled = plan.workloads.some((w) => w.writes.profile !== "sqlalchemy");
   const wlRows = plan.workloads.map((w) => [
     w.id,
     ...(several ? [w.database] : []),
+    ...(profiled ? [w.writes.profile] : []),
     pods(w, r.workloads.find((x) => x.workload.id === w.id)?.workload),
     String(w.workers),
     String(w.processes),
-    settings(w.current),
+    settings(w.current, w.writes),
     w.current.peak === null ? "unbounded" : String(w.current.peak),
-    w.recommended ? `${w.recommended.poolSize}+${w.recommended.maxOverflow}` : "-",
+    w.recommended ? capShown(w.recommended, w.writes) : "-",
     w.recommended ? String(w.recommended.peak) : "-",
     w.recommended ? w.change : "no plan",
   ]);
@@ -56,6 +79,7 @@ export function renderTable(r: Report): string {
       [
         "WORKLOAD",
         ...(several ? ["DATABASE"] : []),
+        ...(profiled ? ["PROFILE"] : []),
         "PODS(peak)",
         "WORKERS",
         "PROCS",
@@ -73,9 +97,7 @@ export function renderTable(r: Report): string {
     const src = r.workloads.find((x) => x.workload.id === w.id);
     if (!w.recommended || w.change === "none" || !src) return [];
     const where = `${src.file} (${src.object})`;
-    return [
-      `  ${w.id}: ${src.options.poolSizeEnv}=${w.recommended.poolSize} ${src.options.maxOverflowEnv}=${w.recommended.maxOverflow}  in ${where}`,
-    ];
+    return [`  ${w.id}: ${envText(w.recommended.env)}  in ${where}`];
   });
   if (toApply.length > 0) out.push("", "TO APPLY", ...toApply);
 
@@ -126,8 +148,13 @@ function pods(w: WorkloadPlan, src: LoadedWorkload["workload"] | undefined): str
   return `${w.replicas}${why}→${w.podsPeak}`;
 }
 
-function settings(c: CurrentUsage): string {
-  const s = `${c.settings.poolSize}+${c.settings.maxOverflow}`;
+/** `1+2` for SQLAlchemy's pair, the one number otherwise. */
+function capShown(s: PoolSettings, writes: CapWriting): string {
+  return writes.kind === "pool-overflow" ? `${s.poolSize}+${s.maxOverflow}` : String(s.poolSize + s.maxOverflow);
+}
+
+function settings(c: CurrentUsage, writes: CapWriting): string {
+  const s = capShown(c.settings, writes);
   return c.assumed ? `${s} (unset)` : s;
 }
 

@@ -4,11 +4,13 @@ import { addressOf } from "../runtime/drivers.js";
 import { settleAccount } from "../sources/account.js";
 import { PREFIX } from "../sources/annotations.js";
 import { formatSourceFinding, type LoadedWorkload, type SourceResult } from "../sources/findings.js";
-import { DEFAULT_MAX_FILE_BYTES } from "../sources/input-file.js";
-import { loadSources } from "../sources/load.js";
+import { DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_TOTAL_BYTES } from "../sources/input-file.js";
+import { type LoadOptions, loadSources } from "../sources/load.js";
+import type { ProfileRegistry } from "../sources/profiles.js";
 import { type Probe, readDatabases, resolveDatabases } from "./databases.js";
 import { CliError, type Command, exitCodeFor, type Outcome } from "./exit.js";
-import { parseDatabaseFlags, parseFileSize, type RawDatabaseFlags } from "./flags.js";
+import { parseDatabaseFlags, parseFileSize, parseTotalSize, type RawDatabaseFlags } from "./flags.js";
+import { loadProfiles } from "./profiles-file.js";
 import type { Report } from "./report.js";
 import { loadSizingTable } from "./sizing-table-file.js";
 
@@ -17,15 +19,25 @@ export interface RunInput {
   readonly paths: readonly string[];
   readonly flags: RawDatabaseFlags;
   readonly sizingTable?: string;
+  /** `--profiles`: a file of custom application profiles. */
+  readonly profiles?: string;
   /** `--max-file-size`, as given (default: DEFAULT_MAX_FILE_BYTES). */
   readonly maxFileSize?: string;
+  /** `--max-total-size`, as given (default: DEFAULT_MAX_TOTAL_BYTES). */
+  readonly maxTotalSize?: string;
   /** `--allow-env-file-outside`: compose env files may resolve outside the compose file's folder. */
   readonly allowEnvFileOutside?: boolean;
   /** The shell environment, for compose `${VAR}` interpolation. */
   readonly environment: Readonly<Record<string, string | undefined>>;
   readonly probe: Probe;
   /** `--kube`: the annotated workloads of a live cluster, read-only (src/kube/plan-source.ts). */
-  readonly kube?: () => Promise<SourceResult>;
+  readonly kube?: (profiles?: ProfileRegistry) => Promise<SourceResult>;
+  /** Reads standard input for the path `-` (src/cli/stdin.ts). */
+  readonly stdin?: LoadOptions["stdin"];
+  /** `--compose-profile` / COMPOSE_PROFILES. */
+  readonly composeProfiles?: readonly string[];
+  /** `--compose-cli`: the merged model from a compose CLI (src/cli/compose-cli.ts); absent: merged built-in. */
+  readonly composeCli?: LoadOptions["composeCli"];
 }
 
 export interface RunResult {
@@ -54,7 +66,12 @@ async function planReport(input: RunInput, warnings: string[]): Promise<Report> 
   const fileSize =
     input.maxFileSize === undefined ? { value: DEFAULT_MAX_FILE_BYTES } : parseFileSize(input.maxFileSize);
   if ("error" in fileSize) flagErrors.push(fileSize.error);
-  if (flagErrors.length > 0 || "error" in fileSize) throw new CliError("bad-input", flagErrors);
+  const totalSize =
+    input.maxTotalSize === undefined ? { value: DEFAULT_MAX_TOTAL_BYTES } : parseTotalSize(input.maxTotalSize);
+  if ("error" in totalSize) flagErrors.push(totalSize.error);
+  if (flagErrors.length > 0 || "error" in fileSize || "error" in totalSize) {
+    throw new CliError("bad-input", flagErrors);
+  }
   const limits = { maxBytes: fileSize.value, raiseHint: "raise it with --max-file-size" };
   const policy: Policy = {
     ...DEFAULT_POLICY,
@@ -62,13 +79,21 @@ async function planReport(input: RunInput, warnings: string[]): Promise<Report> 
     ...(flags.reserve.all ? { reserve: flags.reserve.all } : {}),
   };
 
+  const profiles = input.profiles ? await loadProfiles(input.profiles, limits) : undefined;
   const fromFiles = await loadSources(input.paths, {
+    ...(profiles ? { profiles } : {}),
     environment: input.environment,
     maxFileBytes: limits.maxBytes,
     raiseHint: limits.raiseHint,
+    maxTotalBytes: totalSize.value,
+    knownDatabases: new Set([...flags.mysqlUrl.named.keys(), ...flags.maxConnections.named.keys()]),
+    totalRaiseHint: "raise it with --max-total-size",
     allowEnvFileOutside: input.allowEnvFileOutside ?? false,
+    ...(input.stdin ? { stdin: input.stdin } : {}),
+    ...(input.composeProfiles ? { composeProfiles: input.composeProfiles } : {}),
+    ...(input.composeCli ? { composeCli: input.composeCli } : {}),
   });
-  const fromCluster = input.kube ? await input.kube() : undefined;
+  const fromCluster = input.kube ? await input.kube(profiles) : undefined;
   const sources = fromCluster
     ? {
         ...fromFiles,

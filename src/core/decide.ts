@@ -1,8 +1,12 @@
 // Which planned changes to apply now. Restarts cost more than arithmetic, so this is where damping lives:
 // decreases that restore safety go first and at once; increases wait for a cooldown and a minimum gain;
-// one workload per database at a time, never while one of its rollouts is still running.
+// one workload per database at a time, never while one of its rollouts is still running, never while a rollout
+// pooltuner started there is stuck; a paused workload is never changed; an increase waits for its change window
+// (a decrease never does).
 // Pure: the shell passes the clock and what it knows about each workload.
-import type { DatabasePlan, Plan, WorkloadPlan } from "./plan-types.js";
+import { type ChangeWindow, changeWindowState } from "./change-window.js";
+import type { DatabasePlan, Plan, Recommendation, WorkloadPlan } from "./plan-types.js";
+import type { EnvSetting } from "./profile.js";
 import type { PoolSettings } from "./snapshot.js";
 
 export interface Damping {
@@ -31,6 +35,20 @@ export interface WorkloadState {
    * gone before new ones start (Recreate, StatefulSets).
    */
   readonly drainingPeak?: number;
+  /**
+   * The same change failed until then (a refused patch, a failed recreate): it is not picked before, and the next
+   * workload goes instead, so one workload that cannot be changed does not hold back the others' decreases.
+   */
+  readonly failedUntil?: number;
+  /** Paused by a person (annotation, label or the global switch): planned and counted, never changed. */
+  readonly paused?: boolean;
+  /**
+   * A rollout pooltuner started on it is stuck (past the rollout timeout): nothing on its database changes until that
+   * rollout completes or a person acts on the workload (the shell tells which).
+   */
+  readonly stuck?: boolean;
+  /** Increases go only inside one of these (none: any time); decreases never wait for them. */
+  readonly changeWindows?: readonly ChangeWindow[];
 }
 
 export interface Action {
@@ -39,6 +57,8 @@ export interface Action {
   readonly change: "decrease" | "increase";
   readonly from: PoolSettings;
   readonly to: PoolSettings;
+  /** The env values that carry `to`, as the workload's profile writes them: what the shell sets. */
+  readonly env: readonly EnvSetting[];
 }
 
 export interface Deferral {
@@ -50,9 +70,17 @@ export interface Deferral {
     | "cooldown"
     | "gain-too-small"
     | "would-exceed-now"
+    /** The same change failed recently (WorkloadState.failedUntil). */
+    | "failed-recently"
     /** A decrease of a workload with an unknown account that its own connections could explain: no ratchet. */
-    | "account-unknown";
-  /** For cooldowns: when the increase may go. */
+    | "account-unknown"
+    /** Paused by a person: never changed, a needed decrease included (the shell warns every interval). */
+    | "paused"
+    /** A rollout pooltuner started on this database is stuck: nothing on it changes until it ends (WorkloadState.stuck). */
+    | "database-frozen"
+    /** An increase outside its change windows (WorkloadState.changeWindows): `until` is the next opening. */
+    | "change-window";
+  /** For cooldowns and change windows: when the increase may go. */
   readonly until?: number;
 }
 
@@ -69,6 +97,8 @@ export function decide(
   states: ReadonlyMap<string, WorkloadState>,
   now: number,
   damping: Damping,
+  /** The wall-clock time change windows are read at (a test moves it; by default `now`). */
+  wallNow: number = now,
 ): Decision {
   const apply: Action[] = [];
   const deferred: Deferral[] = [];
@@ -79,11 +109,25 @@ export function decide(
     const pending = mine.filter((w) => w.recommended && w.change !== "none");
     if (pending.length === 0) continue;
     const state = (w: WorkloadPlan): WorkloadState => states.get(w.id) ?? { updateMode: "auto" };
+    // A change that failed recently waits; it is no candidate meanwhile.
+    const retrying = (w: WorkloadPlan): boolean => {
+      const until = state(w).failedUntil;
+      if (until === undefined || now >= until) return false;
+      deferred.push({ workload: w.id, reason: "failed-recently", until });
+      return true;
+    };
 
+    // A paused workload is left as it is, like update-mode off: its current peak still counts where others must fit.
     const auto = pending.filter((w) => {
-      if (state(w).updateMode === "off") deferred.push({ workload: w.id, reason: "update-mode-off" });
-      return state(w).updateMode === "auto";
+      if (state(w).paused) deferred.push({ workload: w.id, reason: "paused" });
+      else if (state(w).updateMode === "off") deferred.push({ workload: w.id, reason: "update-mode-off" });
+      return state(w).updateMode === "auto" && !state(w).paused;
     });
+    // Any workload of the database counts here, planned or not: the stuck rollout is pooltuner's own doing.
+    if (plan.workloads.some((w) => w.database === db.name && state(w).stuck)) {
+      for (const w of auto) deferred.push({ workload: w.id, reason: "database-frozen" });
+      continue;
+    }
     if (mine.some((w) => state(w).rollingOut)) {
       for (const w of auto) deferred.push({ workload: w.id, reason: "database-busy" });
       continue;
@@ -96,10 +140,12 @@ export function decide(
       return false;
     });
     if (decreases.length > 0) {
-      // The largest excess first: it restores the most safety with one restart.
+      // The largest excess first: it restores the most safety with one restart. Increases wait while any decrease
+      // is pending, a failed one included.
       const excess = (w: WorkloadPlan): number =>
         w.current.peak === null ? Number.POSITIVE_INFINITY : w.current.peak - (w.recommended?.peak ?? 0);
-      const [first, ...rest] = [...decreases].sort((a, b) => excess(b) - excess(a) || (a.id < b.id ? -1 : 1));
+      const ready = decreases.filter((w) => !retrying(w));
+      const [first, ...rest] = ready.sort((a, b) => excess(b) - excess(a) || (a.id < b.id ? -1 : 1));
       if (first) apply.push(action(first));
       for (const w of rest) deferred.push({ workload: w.id, reason: "database-busy" });
       for (const w of auto.filter((x) => x.change === "increase"))
@@ -112,6 +158,7 @@ export function decide(
       const rec = w.recommended;
       if (!rec) continue;
       const s = state(w);
+      if (retrying(w)) continue;
       if (rec.cap - capOf(w.current.settings) < damping.minGain) {
         deferred.push({ workload: w.id, reason: "gain-too-small" });
         continue;
@@ -122,6 +169,11 @@ export function decide(
       );
       if (now < until) {
         deferred.push({ workload: w.id, reason: "cooldown", until });
+        continue;
+      }
+      const window = changeWindowState(s.changeWindows, wallNow);
+      if (!window.open) {
+        deferred.push({ workload: w.id, reason: "change-window", until: now + (window.opensAt - wallNow) });
         continue;
       }
       // Others may still run above their plan (update-mode off, failed rollouts): the increase must fit now too,
@@ -144,7 +196,8 @@ export function decide(
 
 /**
  * The bounds a workload counts against, each with its members: the server; its account when the account has a limit;
- * for a workload that names no account, the global max_user_connections on its own.
+ * for a workload that names no account, the global max_user_connections on its own; its catalog when that one has a
+ * limit.
  */
 function boundsOf(
   db: DatabasePlan,
@@ -158,6 +211,8 @@ function boundsOf(
     const acct = db.accounts.find((a) => a.account === w.account);
     if (acct) bounds.push({ usable: acct.usable, members: mine.filter((x) => x.account === w.account) });
   }
+  const cat = w.catalog === undefined ? undefined : db.catalogs?.find((c) => c.catalog === w.catalog);
+  if (cat) bounds.push({ usable: cat.usable, members: mine.filter((x) => x.catalog === w.catalog) });
   return bounds;
 }
 
@@ -185,12 +240,13 @@ function fitsAfter(members: readonly WorkloadPlan[], id: string, peak: number | 
 }
 
 function action(w: WorkloadPlan): Action {
-  const to = w.recommended as PoolSettings;
+  const to = w.recommended as Recommendation;
   return {
     workload: w.id,
     database: w.database,
     change: w.change === "increase" ? "increase" : "decrease",
     from: w.current.settings,
     to: { poolSize: to.poolSize, maxOverflow: to.maxOverflow },
+    env: to.env,
   };
 }

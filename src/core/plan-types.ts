@@ -1,4 +1,5 @@
-import type { PoolSettings } from "./snapshot.js";
+import type { EnvSetting } from "./profile.js";
+import type { CapWriting, PoolSettings } from "./snapshot.js";
 
 /**
  * Where a number of connections is bounded: the whole server, one account on it, or a workload whose account is
@@ -7,7 +8,8 @@ import type { PoolSettings } from "./snapshot.js";
 export type Scope =
   | { readonly kind: "server" }
   | { readonly kind: "account"; readonly account: string }
-  | { readonly kind: "unknown-account"; readonly workload: string };
+  | { readonly kind: "unknown-account"; readonly workload: string }
+  | { readonly kind: "catalog"; readonly catalog: string };
 
 export interface CurrentUsage {
   /** The settings the processes run with; `assumed` when env vars were unset and policy defaults were used. */
@@ -24,6 +26,20 @@ export interface Recommendation extends PoolSettings {
   readonly cap: number;
   /** processes × cap. */
   readonly peak: number;
+  /** The env values that carry it, as the workload's profile writes them (what the shells set). */
+  readonly env: readonly EnvSetting[];
+}
+
+/** What a RollingUpdate's surge pods cost a workload whose cap they lower (src/core/surge-cost.ts). */
+export interface SurgeCost {
+  /** Pods the surge adds at peak. */
+  readonly pods: number;
+  /** What those pods hold at the recommended cap: surge pods × workers × cap. */
+  readonly connections: number;
+  /** The recommendation with `maxSurge: 0, maxUnavailable: 1`, on the same budget. */
+  readonly withoutSurge: Recommendation;
+  /** Keeping the surge: the most workers per pod (below today's) that would raise the cap, and what they get. */
+  readonly fewerWorkers?: { readonly workers: number; readonly recommended: Recommendation };
 }
 
 /** none: nothing to write; decrease: restores or keeps safety, apply at once; increase: damp it. */
@@ -33,6 +49,8 @@ export interface WorkloadPlan {
   readonly id: string;
   readonly database: string;
   readonly account?: string;
+  /** The database inside the server it connects to, when that one has a connection limit of its own. */
+  readonly catalog?: string;
   readonly replicas: number;
   /** Replicas planned for (HPA maxReplicas when present). */
   readonly plannedReplicas: number;
@@ -44,15 +62,28 @@ export interface WorkloadPlan {
   /** Sizing-table row picked from the container's limits, and the cap it asks for. */
   readonly row: string;
   readonly desiredCap: number;
+  /** How its application profile (`sqlalchemy`, `hikari`, ...) writes the cap into env. */
+  readonly writes: CapWriting;
   readonly current: CurrentUsage;
   /** Absent when the database is unknown or its plan is infeasible: nothing safe can be applied. */
   readonly recommended?: Recommendation;
   readonly change: Change;
+  /** Present when the rollout surge lowers its cap: what maxSurge 0 would give instead. */
+  readonly surgeCost?: SurgeCost;
 }
 
 export interface AccountBudget {
   readonly account: string;
   /** Effective MAX_USER_CONNECTIONS (account's own, else the global max_user_connections). */
+  readonly limit: number;
+  readonly unmanaged: number;
+  readonly usable: number;
+  readonly allocated: number;
+}
+
+export interface CatalogBudget {
+  readonly catalog: string;
+  /** Its connection limit (PostgreSQL's datconnlimit). */
   readonly limit: number;
   readonly unmanaged: number;
   readonly usable: number;
@@ -84,6 +115,8 @@ export interface DatabasePlan {
   /** Whether the current settings stay within every bound of this database at their peak. */
   readonly currentSafe: boolean;
   readonly accounts: readonly AccountBudget[];
+  /** Databases inside the server with a connection limit that planned workloads connect to; absent when none. */
+  readonly catalogs?: readonly CatalogBudget[];
   readonly workloads: readonly string[];
 }
 
@@ -125,6 +158,15 @@ export type Finding =
       readonly severity: "error" | "warning";
       readonly database: string;
       readonly workload: string;
+      readonly message: string;
+    }
+  | {
+      /** Advice: the rollout surge lowers this workload's cap (see WorkloadPlan.surgeCost). */
+      readonly kind: "surge-cost";
+      readonly severity: "warning";
+      readonly database: string;
+      readonly workload: string;
+      readonly surge: SurgeCost;
       readonly message: string;
     }
   | {

@@ -2,6 +2,7 @@
 import { allocate, type Demand } from "./allocate.js";
 import type {
   AccountBudget,
+  CatalogBudget,
   Change,
   CurrentUsage,
   DatabasePlan,
@@ -9,12 +10,15 @@ import type {
   Plan,
   Recommendation,
   Scope,
+  SurgeCost,
   WorkloadPlan,
 } from "./plan-types.js";
 import { plannedReplicas, podsPeak } from "./pods.js";
 import { type Policy, reserveFor } from "./policy.js";
-import { pickRow, splitCap } from "./sizing-table.js";
-import type { DatabaseSnapshot, PoolSettings, Snapshot, WorkloadSnapshot } from "./snapshot.js";
+import { assumedSettings, DEFAULT_WRITING, envValues, settingsText, splitFor, tableCap } from "./profile.js";
+import { pickRow } from "./sizing-table.js";
+import type { CapWriting, DatabaseSnapshot, PoolSettings, Snapshot, WorkloadSnapshot } from "./snapshot.js";
+import { surgeCostMessage, surgeCosts } from "./surge-cost.js";
 import { InvalidSnapshotError, validateSnapshot } from "./validate.js";
 
 /** What the planner derives for one workload whose workers are known, before allocation. */
@@ -26,6 +30,7 @@ interface Sized {
   readonly row: PoolSettings & { readonly name: string };
   readonly desiredCap: number;
   readonly current: CurrentUsage;
+  readonly writes: CapWriting;
 }
 
 /** One bound on a database: the server itself or an account with a connection limit. */
@@ -48,6 +53,7 @@ export function plan(snapshot: Snapshot, policy: Policy): Plan {
   const findings: Finding[] = [];
   const dbPlans: DatabasePlan[] = [];
   const recommendations = new Map<string, Recommendation>();
+  const surges = new Map<string, SurgeCost>();
 
   const known = new Set(databases.map((d) => d.name));
   for (const w of all) {
@@ -105,6 +111,25 @@ export function plan(snapshot: Snapshot, policy: Policy): Plan {
         members: members.filter((s) => s.w.account === account),
       });
     }
+    // A database inside the server with a connection limit (PostgreSQL's datconnlimit) bounds every workload that
+    // connects to it, whatever its role. A workload whose catalog is not known is not bound by any.
+    const catalogBudgets: { catalog: string; limit: number; unmanaged: number; usable: number }[] = [];
+    const catalogBound = new Map<string, number>();
+    for (const catalog of [...new Set(members.flatMap((s) => (s.w.catalog !== undefined ? [s.w.catalog] : [])))].sort(
+      byString,
+    )) {
+      const entry = Object.hasOwn(db.catalogs ?? {}, catalog) ? db.catalogs?.[catalog] : undefined;
+      if (entry === undefined) continue;
+      const catUnmanaged = entry.unmanaged ?? 0;
+      const catUsable = entry.maxConnections - catUnmanaged;
+      catalogBudgets.push({ catalog, limit: entry.maxConnections, unmanaged: catUnmanaged, usable: catUsable });
+      catalogBound.set(catalog, bounds.length);
+      bounds.push({
+        scope: { kind: "catalog", catalog },
+        capacity: catUsable,
+        members: members.filter((s) => s.w.catalog === catalog),
+      });
+    }
     // A workload that names no account may connect as any account: the global max_user_connections bounds it alone.
     const global = db.maxUserConnections ?? 0;
     const accountless = members.filter((s) => s.w.account === undefined);
@@ -140,6 +165,9 @@ export function plan(snapshot: Snapshot, policy: Policy): Plan {
           ? [accountBound.get(s.w.account) as number]
           : []),
         ...(ownBound.has(s.w.id) ? [ownBound.get(s.w.id) as number] : []),
+        ...(s.w.catalog !== undefined && catalogBound.has(s.w.catalog)
+          ? [catalogBound.get(s.w.catalog) as number]
+          : []),
       ],
     }));
     const result = allocate(
@@ -151,6 +179,29 @@ export function plan(snapshot: Snapshot, policy: Policy): Plan {
       for (const s of members) {
         const cap = result.caps.get(s.w.id) ?? 1;
         recommendations.set(s.w.id, recommend(s, cap));
+      }
+      const candidates = members.map((s) => ({
+        id: s.w.id,
+        surgePods: surgeSaving(s.w, policy),
+        workers: s.workers,
+        processes: s.processes,
+        desiredCap: s.desiredCap,
+        recommend: (cap: number, processes: number) => recommend({ ...s, processes }, cap),
+      }));
+      const capacities = bounds.map((b) => b.capacity);
+      for (const [id, cost] of surgeCosts(candidates, demands, capacities, result.caps)) {
+        surges.set(id, cost);
+        const s = members.find((m) => m.w.id === id) as Sized;
+        findings.push({
+          kind: "surge-cost",
+          severity: "warning",
+          database: db.name,
+          workload: id,
+          surge: cost,
+          message: surgeCostMessage(id, plannedReplicas(s.w), recommendations.get(id) as Recommendation, cost, (x) =>
+            settingsText(s.writes, x),
+          ),
+        });
       }
     } else {
       for (const { bound, needed } of result.overBounds) {
@@ -175,7 +226,10 @@ export function plan(snapshot: Snapshot, policy: Policy): Plan {
           severity: "error",
           database: db.name,
           workload: s.w.id,
-          message: `${s.w.id}: pool_size=${s.current.settings.poolSize} max_overflow=${s.current.settings.maxOverflow} is unbounded (0 pool_size or negative overflow lets each process open any number of connections)`,
+          message:
+            s.writes.kind === "pool-overflow"
+              ? `${s.w.id}: pool_size=${s.current.settings.poolSize} max_overflow=${s.current.settings.maxOverflow} is unbounded (0 pool_size or negative overflow lets each process open any number of connections)`
+              : `${s.w.id}: ${s.writes.env}=${s.current.settings.poolSize} is taken as unbounded (a cap of 0 or less may let each process open any number of connections)`,
         });
       } else if (s.current.assumed) {
         findings.push({
@@ -183,7 +237,10 @@ export function plan(snapshot: Snapshot, policy: Policy): Plan {
           severity: "warning",
           database: db.name,
           workload: s.w.id,
-          message: `${s.w.id}: pool settings not set; assuming SQLAlchemy's defaults ${s.current.settings.poolSize}+${s.current.settings.maxOverflow}`,
+          message:
+            s.writes.kind === "pool-overflow"
+              ? `${s.w.id}: pool settings not set; assuming SQLAlchemy's defaults ${s.current.settings.poolSize}+${s.current.settings.maxOverflow}`
+              : `${s.w.id}: ${s.writes.env} not set; assuming ${s.current.settings.poolSize} per process (the ${s.writes.profile} profile's default)`,
         });
       }
     }
@@ -196,6 +253,14 @@ export function plan(snapshot: Snapshot, policy: Policy): Plan {
       allocated: result.feasible
         ? members
             .filter((s) => s.w.account === a.account)
+            .reduce((n, s) => n + s.processes * (result.caps.get(s.w.id) ?? 1), 0)
+        : 0,
+    }));
+    const catalogs: CatalogBudget[] = catalogBudgets.map((c) => ({
+      ...c,
+      allocated: result.feasible
+        ? members
+            .filter((s) => s.w.catalog === c.catalog)
             .reduce((n, s) => n + s.processes * (result.caps.get(s.w.id) ?? 1), 0)
         : 0,
     }));
@@ -214,6 +279,7 @@ export function plan(snapshot: Snapshot, policy: Policy): Plan {
       currentPeak: sumPeaks(members.map((s) => s.current.peak)),
       currentSafe,
       accounts,
+      ...(catalogs.length > 0 ? { catalogs } : {}),
       workloads: members.map((s) => s.w.id),
     });
   }
@@ -222,10 +288,12 @@ export function plan(snapshot: Snapshot, policy: Policy): Plan {
   const workloads: WorkloadPlan[] = all.map((w) => {
     const s = byId.get(w.id) ?? unplanned(w, policy);
     const recommended = recommendations.get(w.id);
+    const surgeCost = surges.get(w.id);
     return {
       id: w.id,
       database: w.database,
       ...(w.account !== undefined ? { account: w.account } : {}),
+      ...(w.catalog !== undefined ? { catalog: w.catalog } : {}),
       replicas: w.replicas,
       plannedReplicas: plannedReplicas(w),
       podsPeak: s.podsPeak,
@@ -233,9 +301,11 @@ export function plan(snapshot: Snapshot, policy: Policy): Plan {
       processes: w.workers === "unknown" ? null : s.processes,
       row: s.row.name,
       desiredCap: s.desiredCap,
+      writes: s.writes,
       current: s.current,
       ...(recommended ? { recommended } : {}),
       change: changeOf(s.current, recommended),
+      ...(surgeCost ? { surgeCost } : {}),
     };
   });
 
@@ -252,8 +322,12 @@ function size(w: WorkloadSnapshot, workers: number, policy: Policy): Sized {
   const peakPods = podsPeak(w, policy.defaultMaxSurge);
   const processes = peakPods * workers;
   const row = pickRow(policy.sizingTable, w.resources);
-  const poolSize = w.current?.poolSize ?? policy.assumedCurrent.poolSize;
-  const maxOverflow = w.current?.maxOverflow ?? policy.assumedCurrent.maxOverflow;
+  const writes = w.writes ?? DEFAULT_WRITING;
+  const assumed = assumedSettings(writes, policy.assumedCurrent);
+  const single = writes.kind === "single";
+  const poolSize = w.current?.poolSize ?? assumed.poolSize;
+  // A single number has no overflow: the whole cap is in poolSize.
+  const maxOverflow = single ? 0 : (w.current?.maxOverflow ?? assumed.maxOverflow);
   const unbounded = poolSize <= 0 || maxOverflow < 0;
   return {
     w,
@@ -261,10 +335,11 @@ function size(w: WorkloadSnapshot, workers: number, policy: Policy): Sized {
     podsPeak: peakPods,
     processes,
     row,
-    desiredCap: row.poolSize + row.maxOverflow,
+    desiredCap: tableCap(writes, row),
+    writes,
     current: {
       settings: { poolSize, maxOverflow },
-      assumed: w.current?.poolSize === undefined || w.current?.maxOverflow === undefined,
+      assumed: w.current?.poolSize === undefined || (!single && w.current?.maxOverflow === undefined),
       unbounded,
       peak: unbounded ? null : processes * (poolSize + maxOverflow),
     },
@@ -305,8 +380,8 @@ function accountLimit(db: DatabaseSnapshot, account: string): number | undefined
 function recommend(s: Sized, cap: number): Recommendation {
   const cur = s.current;
   const keep = !cur.assumed && !cur.unbounded && cur.settings.poolSize + cur.settings.maxOverflow === cap;
-  const settings = keep ? cur.settings : splitCap(cap, s.row);
-  return { ...settings, cap, peak: s.processes * cap };
+  const settings = keep ? cur.settings : splitFor(s.writes, cap, s.row);
+  return { ...settings, cap, peak: s.processes * cap, env: envValues(s.writes, settings) };
 }
 
 function changeOf(current: CurrentUsage, rec: Recommendation | undefined): Change {
@@ -338,6 +413,8 @@ function scopeName(db: string, scope: Scope): string {
       return `account ${scope.account} on ${db}`;
     case "unknown-account":
       return `${scope.workload} (account unknown) against max_user_connections on ${db}`;
+    case "catalog":
+      return `database ${scope.catalog} (its CONNECTION LIMIT) on ${db}`;
   }
 }
 
@@ -406,4 +483,14 @@ function currentExceeds(db: string, b: Bound, peak: number | null): Finding {
     available: b.capacity,
     message: `${scopeName(db, b.scope)}: current settings can open ${shown} connections at peak, ${b.capacity} available`,
   };
+}
+
+/**
+ * Pods at peak that `maxSurge: 0` would save a RollingUpdate: its surge, less the old pods that would linger instead
+ * (with lingering old pods the worst moment holds 2R pods either way, so the surge then costs nothing).
+ */
+function surgeSaving(w: WorkloadSnapshot, policy: Policy): number {
+  if (w.rollout.type !== "RollingUpdate") return 0;
+  const noSurge: WorkloadSnapshot = { ...w, rollout: { ...w.rollout, maxSurge: { kind: "int", value: 0 } } };
+  return podsPeak(w, policy.defaultMaxSurge) - podsPeak(noSurge, policy.defaultMaxSurge);
 }

@@ -35,9 +35,22 @@ export function surgePods(w: WorkloadSnapshot, defaultMaxSurge: IntOrPercent): n
 }
 
 /**
- * The most pods that can hold connections at once: planned replicas plus the surge, and the terminating pods
- * (KEP-3973) the shell declares on top.
+ * Terminating pods a RollingUpdate can leave beside its running ones when old pods linger (preStop, slow shutdown):
+ * the Deployment controller does not count them against maxSurge (KEP-3973), so every old pod may still hold its pool
+ * while all R new pods run. Running pods never exceed R + surge and new ones never exceed R, so the worst moment holds
+ * max(R + surge, 2R) pods: the surge plus max(0, R − surge) lingering ones. Any rollout counts, not only pooltuner's.
+ */
+export function lingeringPods(w: WorkloadSnapshot, defaultMaxSurge: IntOrPercent): number {
+  if (w.rollout.type !== "RollingUpdate" || !w.rollout.oldPodsLinger) return 0;
+  return Math.max(0, plannedReplicas(w) - surgePods(w, defaultMaxSurge));
+}
+
+/**
+ * The most pods that can hold connections at once: planned replicas plus the surge, the old pods that linger beside
+ * them, and the terminating pods (KEP-3973) the shell declares on top.
  */
 export function podsPeak(w: WorkloadSnapshot, defaultMaxSurge: IntOrPercent): number {
-  return plannedReplicas(w) + surgePods(w, defaultMaxSurge) + (w.terminatingPods ?? 0);
+  return (
+    plannedReplicas(w) + surgePods(w, defaultMaxSurge) + lingeringPods(w, defaultMaxSurge) + (w.terminatingPods ?? 0)
+  );
 }

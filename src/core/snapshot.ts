@@ -12,7 +12,17 @@ export type Rollout =
    * Deployment RollingUpdate: new pods start before old ones stop. Absent fields were not set in the manifest:
    * maxSurge is then the policy's default (25 %), maxUnavailable Kubernetes' 25 %.
    */
-  | { readonly type: "RollingUpdate"; readonly maxSurge?: IntOrPercent; readonly maxUnavailable?: IntOrPercent }
+  | {
+      readonly type: "RollingUpdate";
+      readonly maxSurge?: IntOrPercent;
+      readonly maxUnavailable?: IntOrPercent;
+      /**
+       * Old pods keep serving (and holding their pools) after they are told to stop: a preStop hook or a long grace
+       * period. The Deployment controller does not count terminating pods against maxSurge, so a rollout can end
+       * with every new pod running beside every old one (see pods.ts lingeringPods).
+       */
+      readonly oldPodsLinger?: boolean;
+    }
   /** Deployment Recreate: all old pods are gone before new ones start. */
   | { readonly type: "Recreate" }
   /** StatefulSet (RollingUpdate or OnDelete): a pod is replaced only after the old one terminated. */
@@ -30,6 +40,37 @@ export interface PoolSettings {
   readonly maxOverflow: number;
 }
 
+/**
+ * How a per-process cap becomes env values (src/core/profile.ts): SQLAlchemy's pair split with the sizing-table
+ * row's ratio, or one number that is the whole cap.
+ */
+export type CapWriting =
+  | {
+      readonly kind: "pool-overflow";
+      /** Profile name, for words only (`sqlalchemy`, `celery`, ...). */
+      readonly profile: string;
+      readonly poolSizeEnv: string;
+      readonly maxOverflowEnv: string;
+    }
+  | {
+      readonly kind: "single";
+      readonly profile: string;
+      /** The env var holding the per-process cap. */
+      readonly env: string;
+      /** What a process runs with when `env` is unset (the library's default; the larger one when it varies). */
+      readonly assumed: number;
+      /**
+       * Variables that must not exceed the cap (Hikari minimumIdle), with their current value: one set above the new
+       * cap is written down to it in the same write; unset or lower ones are left alone.
+       */
+      readonly atMost?: readonly { readonly name: string; readonly current?: number }[];
+      /**
+       * What the sizing table's cap means: per process (default), or per container when one process serves the whole
+       * container (a JVM): the row's workers × its cap, the seed table's "total connections" column.
+       */
+      readonly tableCap?: "process" | "container";
+    };
+
 export interface WorkloadSnapshot {
   /** Stable unique key, e.g. `kube:shop/Deployment/web` or `compose:lineage/app`. Plans are sorted by it. */
   readonly id: string;
@@ -38,6 +79,11 @@ export interface WorkloadSnapshot {
   readonly database: string;
   /** Database user the workload connects as; workloads sharing it share the account limits. */
   readonly account?: string;
+  /**
+   * The database inside the server the workload connects to (PostgreSQL's dbname), where the engine limits
+   * connections per database: workloads naming the same catalog share its limit. Absent: not known or not limited.
+   */
+  readonly catalog?: string;
   /** spec.replicas, or the number of containers of a compose service. */
   readonly replicas: number;
   /**
@@ -62,14 +108,26 @@ export interface WorkloadSnapshot {
   readonly resources?: { readonly cpuMillis?: number; readonly memoryBytes?: number };
   /** Share of a tight budget relative to other workloads of the same database; default 1. */
   readonly weight?: number;
-  /** The pool settings the workload runs with now; absent when the env vars are not set. */
+  /**
+   * The pool settings the workload runs with now; absent when the env vars are not set. A single-number profile
+   * carries its cap in `poolSize` (maxOverflow absent or 0).
+   */
   readonly current?: Partial<PoolSettings>;
+  /** How its application profile writes a cap into env (src/core/profile.ts); default SQLAlchemy's pair. */
+  readonly writes?: CapWriting;
 }
 
 export interface AccountLimit {
   /** The account's own MAX_USER_CONNECTIONS (0 = none, then the global max_user_connections applies). */
   readonly maxUserConnections: number;
   /** Connections this account holds now from clients that are not managed workloads (smoothed). */
+  readonly unmanaged?: number;
+}
+
+/** A limit on the connections to one database inside the server (PostgreSQL's `datconnlimit`), whatever the role. */
+export interface CatalogLimit {
+  readonly maxConnections: number;
+  /** Connections to it now from clients that are not managed workloads. */
   readonly unmanaged?: number;
 }
 
@@ -88,6 +146,8 @@ export interface DatabaseSnapshot {
   readonly unattributed?: readonly number[];
   /** Per-account limits keyed by the account name workloads use. */
   readonly accounts?: Readonly<Record<string, AccountLimit>>;
+  /** Per-catalog limits keyed by the catalog name workloads use (`WorkloadSnapshot.catalog`). */
+  readonly catalogs?: Readonly<Record<string, CatalogLimit>>;
   /** Headroom for admins, migrations and cron jobs; overrides the policy default when set. */
   readonly reserve?: Reserve;
 }

@@ -31,6 +31,11 @@ export function validateSnapshot(snapshot: Snapshot, policy: Policy): string[] {
       if (acct.unmanaged !== undefined && !isCount(acct.unmanaged))
         problems.push(`${at} account ${name}: unmanaged must be an integer >= 0`);
     }
+    for (const [name, cat] of Object.entries(db.catalogs ?? {})) {
+      if (!isCount(cat.maxConnections)) problems.push(`${at} catalog ${name}: maxConnections must be >= 0`);
+      if (cat.unmanaged !== undefined && !isCount(cat.unmanaged))
+        problems.push(`${at} catalog ${name}: unmanaged must be an integer >= 0`);
+    }
   }
   for (const w of snapshot.workloads) {
     const at = `workload ${w.id}`;
@@ -61,6 +66,17 @@ export function validateSnapshot(snapshot: Snapshot, policy: Policy): string[] {
         problems.push(
           `${at}: maxSurge and maxUnavailable cannot both be 0 (Kubernetes rejects it: no pod could be replaced)`,
         );
+    }
+    const wr = w.writes;
+    if (wr?.kind === "pool-overflow" && (wr.poolSizeEnv === "" || wr.poolSizeEnv === wr.maxOverflowEnv))
+      problems.push(`${at}: pool_size and max_overflow need two different env vars`);
+    if (wr?.kind === "single") {
+      if (wr.env === "") problems.push(`${at}: the cap needs an env var`);
+      if (!(Number.isInteger(wr.assumed) && wr.assumed >= 1))
+        problems.push(`${at}: the ${wr.profile} profile's assumed cap must be an integer >= 1`);
+      for (const v of wr.atMost ?? [])
+        if (v.current !== undefined && !Number.isInteger(v.current))
+          problems.push(`${at}: current ${v.name} must be an integer`);
     }
     for (const field of ["poolSize", "maxOverflow"] as const) {
       const v = w.current?.[field];

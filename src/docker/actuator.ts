@@ -1,23 +1,26 @@
 // The compose daemon's Actuator for the shared pass: persist the values for the next `docker compose up -d` (an env
 // file beside the project), then recreate every container of the service whose env differs, one at a time, stop
-// first (src/docker/recreate.ts). The first failure stops the apply: that container is restored from its backup and
-// the env file put back, so nothing half-applied stays behind. Dry-run changes nothing.
+// first (src/docker/recreate.ts). The first failure stops the apply: every container of the service is restored
+// from its backup and the env file put back, so nothing half-applied stays behind. Dry-run changes nothing.
 import type Docker from "dockerode";
 import type { Action } from "../core/index.js";
 import type { Logger } from "../runtime/logger.js";
-import type { Metrics } from "../runtime/metrics.js";
+import { type Metrics, workloadLabels } from "../runtime/metrics.js";
 import type { ActContext, ActOutcome, Actuator } from "../runtime/pass-types.js";
 import { errText } from "../runtime/reconcile-pass.js";
 import {
   type EnvFileLocation,
-  envFilePath,
+  type EnvFileRef,
+  envFileRef,
   readEnvFile,
   restoreEnvFile,
   withValues,
   writeEnvFileAtomic,
 } from "./env-file.js";
+import { envMap } from "./labels.js";
 import type { DockerWorkload } from "./observe.js";
-import { type RecreateOptions, recreateWithEnv } from "./recreate.js";
+import { composeProjectProblem } from "./project-dir.js";
+import { type RecreateOptions, recreateAll } from "./recreate.js";
 
 export interface ComposeActuatorOptions {
   readonly docker: Docker;
@@ -41,63 +44,64 @@ export class ComposeActuator implements Actuator<DockerWorkload> {
   async act(s: DockerWorkload, action: Action | undefined, ctx: ActContext): Promise<ActOutcome> {
     if (!action) return { kind: "unchanged" };
     if (this.o.dryRun) return { kind: "applied", targets: [], how: "", dryRun: true };
-    const env = {
-      [s.options.poolSizeEnv]: String(action.to.poolSize),
-      [s.options.maxOverflowEnv]: String(action.to.maxOverflow),
-    };
+    const env = Object.fromEntries(action.env.map((e) => [e.name, e.value]));
     const persisted = await this.persist(s, action, env);
     if ("kind" in persisted) return persisted;
-    const recreated: string[] = [];
-    for (const c of s.containers) {
-      const envNow = new Map(
-        (c.inspect.Config.Env ?? []).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
-      );
-      if (Object.entries(env).every(([k, v]) => envNow.get(k) === v)) continue;
-      this.o.metrics.restarts.inc({ workload: s.id, database: ctx.database });
-      let r: Awaited<ReturnType<typeof recreateWithEnv>>;
-      try {
-        r = await recreateWithEnv(this.o.docker, c.id, env, this.o.recreate);
-      } catch (err) {
-        // Before any change (the container vanished, the Engine stopped answering): nothing to restore.
-        r = { ok: false, name: c.name, reason: errText(err), restored: true };
-      }
-      if (!r.ok) {
-        if (persisted.path) await restoreEnvFile(persisted.path, persisted.previous).catch(() => {});
-        const reason = r.restoreError ? `${r.reason}; restore failed: ${r.restoreError}` : r.reason;
-        return {
-          kind: "failed",
-          target: r.name,
-          where: `container ${r.name}`,
-          what: "container",
-          reason,
-          restored: r.restored,
-        };
-      }
-      recreated.push(r.name);
-      if (r.dependents.length > 0)
-        this.o.logger.info(`${s.id}: ${r.dependents.join(", ")} followed ${r.name} (network_mode container:)`);
+    const stale = s.containers.filter((c) => {
+      const envNow = envMap(c.inspect.Config.Env);
+      return !Object.entries(env).every(([k, v]) => envNow.get(k) === v);
+    });
+    for (const _ of stale)
+      this.o.metrics.restarts.inc({ ...workloadLabels(s.id, ctx.database), reason: action.change });
+    // All or none: a failure puts every container of the service back, and the env file with them.
+    const r = await recreateAll(
+      this.o.docker,
+      stale.map((c) => ({ id: c.id, name: c.name })),
+      env,
+      this.o.recreate,
+    );
+    if (!r.ok) {
+      if (persisted.ref) await restoreEnvFile(persisted.ref, persisted.previous).catch(() => {});
+      const reason = r.restoreError ? `${r.reason}; restore failed: ${r.restoreError}` : r.reason;
+      return {
+        kind: "failed",
+        target: r.name,
+        where: `container ${r.name}`,
+        what: "container",
+        reason,
+        restored: r.restored,
+      };
     }
-    return { kind: "applied", targets: recreated, how: ` to ${recreated.length} container(s)` };
+    for (const c of r.recreated)
+      if (c.dependents.length > 0)
+        this.o.logger.info(`${s.id}: ${c.dependents.join(", ")} followed ${c.name} (network_mode container:)`);
+    const names = r.recreated.map((c) => c.name);
+    return { kind: "applied", targets: names, how: ` to ${names.length} container(s)` };
   }
 
-  /** Writes the env file first; returns what to restore on failure, or the failure when an increase cannot persist. */
+  /**
+   * Writes the env file first; returns what to restore on failure, or the failure when an increase cannot persist.
+   * Only into the directory of a real compose project that defines the service (src/docker/project-dir.ts).
+   */
   private async persist(
     s: DockerWorkload,
     action: Action,
     env: Record<string, string>,
-  ): Promise<{ path?: string; previous?: string } | Failed> {
+  ): Promise<{ ref?: EnvFileRef; previous?: string } | Failed> {
     if (!this.o.persist) return {};
-    const path = envFilePath(s.workingDir, s.service, this.o.persist);
-    if (!path) {
+    const ref = envFileRef(s.workingDir, s.service, this.o.persist);
+    if (!ref) {
       this.o.logger.warn(`${s.id}: no compose project directory on its containers; the values are not persisted`);
       return {};
     }
     try {
-      const previous = await readEnvFile(path);
-      await writeEnvFileAtomic(path, withValues(previous, env));
-      return previous !== undefined ? { path, previous } : { path };
+      const problem = await composeProjectProblem(s, this.o.persist);
+      if (problem) throw new Error(problem);
+      const previous = await readEnvFile(ref);
+      await writeEnvFileAtomic(ref, withValues(previous, env));
+      return previous !== undefined ? { ref, previous } : { ref };
     } catch (err) {
-      const msg = `${s.id}: cannot write ${path} (${errText(err)}): a later \`docker compose up -d\` would undo the values`;
+      const msg = `${s.id}: cannot write ${ref.path} (${errText(err)}): a later \`docker compose up -d\` would undo the values`;
       if (action.change !== "decrease") {
         const reason = `${msg}; the increase is not applied`;
         return { kind: "failed", target: "-", where: "the env file", what: "container", reason, restored: true };

@@ -5,16 +5,21 @@
 // containers one at a time). The applied values live on the containers themselves, so a restarted daemon finds
 // nothing to do (Reloader #166/#216).
 import type Docker from "dockerode";
-import type { Damping, Policy } from "../core/index.js";
+import { type Damping, DEFAULT_RESTART_LIMITS, type Policy, type RestartLimits } from "../core/index.js";
 import type { DatabaseConfig } from "../runtime/config.js";
 import { DatabaseMonitor } from "../runtime/database-monitor.js";
+import { LastKnownFile } from "../runtime/last-known.js";
 import type { Logger } from "../runtime/logger.js";
 import type { Metrics } from "../runtime/metrics.js";
 import type { PassReport } from "../runtime/pass-types.js";
+import { Poller } from "../runtime/poller.js";
 import { errText, ReconcilePass } from "../runtime/reconcile-pass.js";
+import { RestartCoordinator } from "../runtime/restart-coordinator.js";
 import { sleep } from "../runtime/sleep.js";
+import { type WebhookConfig, WebhookNotifier } from "../runtime/webhooks.js";
 import { type ReconcileResult, WorkQueue } from "../runtime/work-queue.js";
 import { PREFIX } from "../sources/identity.js";
+import type { ProfileRegistry } from "../sources/profiles.js";
 import { ComposeActuator } from "./actuator.js";
 import type { EnvFileLocation } from "./env-file.js";
 import { watchContainerEvents } from "./events.js";
@@ -22,10 +27,17 @@ import { hasPooltunerLabels } from "./labels.js";
 import { ComposeNotices, DockerObserver, type DockerWorkload } from "./observe.js";
 import { type RecreateOptions, recoverInterrupted } from "./recreate.js";
 
+/** Databases probed at once. */
+const POLL_CONCURRENCY = 8;
+
 export interface ComposeDaemonOptions {
   readonly docker: Docker;
   readonly databases: readonly DatabaseConfig[];
   readonly policy: Policy;
+  /** Profiles the `profile` label may name (built-ins plus the configuration's); default the built-ins. */
+  readonly profiles?: ProfileRegistry;
+  /** The global pause from the config file: everything planned and counted, nothing changed. */
+  readonly paused?: boolean;
   readonly damping: Damping;
   /** Plan and log what would change; never recreate or write. */
   readonly dryRun: boolean;
@@ -42,11 +54,21 @@ export interface ComposeDaemonOptions {
   readonly persist?: EnvFileLocation;
   /** After a failed apply, the same change waits this long before it is tried again (no restart loops). */
   readonly failureBackoffMs: number;
+  /** Where the limits of the last fresh answer are kept (src/runtime/last-known.ts); undefined: nowhere. */
+  readonly lastKnownFile?: string;
   /** A probe answer older than this counts as none; default 3 poll intervals, at least 30 s. */
   readonly probeMaxAgeMs?: number;
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly now?: () => number;
+  /** Restarts across all databases: in progress at once (default 1), started per hour (default 0: no limit). */
+  readonly restartLimits?: RestartLimits;
+  /** The wall clock change windows are read against (tests move it); default the system clock. */
+  readonly wallClock?: () => number;
+  /** Told of applies and conditions; URLs are secrets. */
+  readonly webhooks?: readonly WebhookConfig[];
+  /** The first wait before a failed webhook post is tried again (default 1 s, doubling). */
+  readonly webhookRetryMs?: number;
 }
 
 /** What one reconcile of a database did; `once` returns them, tests read them. */
@@ -56,6 +78,9 @@ export class ComposeDaemon {
   private readonly monitor: DatabaseMonitor;
   private readonly now: () => number;
   private readonly pass: ReconcilePass<DockerWorkload>;
+  private readonly notifier?: WebhookNotifier;
+  /** Where the restart limits queue a database's pass (the work queue while run() runs). */
+  private enqueue: (database: string) => void = () => {};
   private inflight = 0;
   private synced = false;
   private lastLoop = Date.now();
@@ -63,7 +88,21 @@ export class ComposeDaemon {
 
   constructor(private readonly o: ComposeDaemonOptions) {
     this.now = o.now ?? Date.now;
-    this.monitor = new DatabaseMonitor(o.databases, { windowMs: o.unmanagedWindowMs, now: this.now });
+    this.monitor = new DatabaseMonitor(o.databases, {
+      windowMs: o.unmanagedWindowMs,
+      now: this.now,
+      onProbe: (db, seconds, ok, at) => o.metrics.recordProbe(db, seconds, ok, at),
+    });
+    const windows = new Map(o.databases.map((d) => [d.name, d.changeWindows]));
+    if (o.webhooks && o.webhooks.length > 0) {
+      this.notifier = new WebhookNotifier({
+        webhooks: o.webhooks,
+        log: o.logger,
+        now: this.now,
+        ...(o.webhookRetryMs !== undefined ? { retryBaseMs: o.webhookRetryMs } : {}),
+        onResult: (webhook, kind, result) => o.metrics.notifications.inc({ webhook, kind, result }),
+      });
+    }
     this.pass = new ReconcilePass<DockerWorkload>({
       monitor: this.monitor,
       observer: new DockerObserver({
@@ -72,6 +111,7 @@ export class ComposeDaemon {
         ...(o.projects ? { projects: o.projects } : {}),
         addressOf: (db) => this.monitor.address(db),
         logger: o.logger,
+        ...(o.profiles ? { profiles: o.profiles } : {}),
       }),
       actuator: new ComposeActuator(o),
       notices: new ComposeNotices(o.logger),
@@ -85,6 +125,16 @@ export class ComposeDaemon {
       log: o.logger,
       now: this.now,
       accountKey: `${PREFIX.docker}account label`,
+      ...(o.paused ? { paused: true } : {}),
+      ...(o.lastKnownFile ? { lastKnown: new LastKnownFile(o.lastKnownFile) } : {}),
+      restarts: new RestartCoordinator({
+        limits: o.restartLimits ?? DEFAULT_RESTART_LIMITS,
+        databases: this.monitor.names(),
+        enqueue: (d) => this.enqueue(d),
+      }),
+      changeWindows: (database) => windows.get(database),
+      ...(o.wallClock ? { wallClock: o.wallClock } : {}),
+      ...(this.notifier ? { notifier: this.notifier } : {}),
     });
   }
 
@@ -102,9 +152,20 @@ export class ComposeDaemon {
   async once(): Promise<ReconcileReport[]> {
     await this.recover();
     const out: ReconcileReport[] = [];
-    for (const name of this.monitor.names()) {
-      await this.monitor.poll(name);
-      out.push(await this.reconcile(name));
+    try {
+      for (const name of this.monitor.names()) {
+        await this.monitor.poll(name);
+        out.push(await this.reconcile(name));
+      }
+      // The restart limits hand a free slot to the most urgent database once every database has said what it wants:
+      // the ones told to wait for that are run once more (a slot still taken stays taken: one pass, one restart).
+      for (const [i, r] of out.entries()) {
+        if (r.deferred.some((d) => d.reason === "restart-cap")) out[i] = await this.reconcile(r.database);
+      }
+    } finally {
+      // One shot: no connection outlives it, and what it told is delivered (or given up on) before it ends.
+      await this.monitor.release();
+      await this.notifier?.flush();
     }
     this.synced = true;
     return out;
@@ -124,12 +185,25 @@ export class ComposeDaemon {
           { database: key, err: errText(err), retryInMs: retry },
           `reconcile of ${key} failed: ${errText(err)}`,
         ),
+      watch: this.o.metrics.queueWatch(),
     });
     const names = this.monitor.names();
+    this.enqueue = (n) => queue.add(n);
     const addAll = () => {
       for (const n of names) queue.add(n);
     };
+    // Every database answers (or fails) once before the first reconcile, as before; then the Poller probes at once,
+    // every interval, failures sooner (src/runtime/poller.ts), each over a kept connection.
     for (const n of names) await this.monitor.poll(n);
+    const poller = new Poller({
+      monitor: this.monitor,
+      intervalMs: this.o.pollIntervalMs,
+      concurrency: POLL_CONCURRENCY,
+      enqueue: (n) => queue.add(n),
+      log,
+      signal,
+    });
+    poller.start();
     queue.start(async (key) => {
       this.inflight++;
       try {
@@ -154,25 +228,34 @@ export class ComposeDaemon {
     });
 
     let lastResync = Date.now();
-    const poll = async () => {
+    // The loop's heartbeat (healthy()) and the periodic resync; probing is the Poller's.
+    const tick = async () => {
       while (!signal.aborted) {
         await sleep(this.o.pollIntervalMs, signal);
         if (signal.aborted) break;
         this.lastLoop = Date.now();
-        for (const n of names) if (await this.monitor.poll(n)) queue.add(n);
         if (Date.now() - lastResync >= this.o.resyncIntervalMs) {
           lastResync = Date.now();
           addAll();
         }
       }
     };
-    await Promise.all([events, poll()]);
+    await Promise.all([events, tick()]);
+    poller.stop();
     while (this.inflight > 0) await sleep(100, new AbortController().signal);
+    await this.monitor.close();
+    this.notifier?.stop();
   }
 
   private async recover(): Promise<void> {
     if (this.o.dryRun) return;
-    for (const line of await recoverInterrupted(this.o.docker, this.o.projects)) this.o.logger.warn(line);
+    const r = await recoverInterrupted(this.o.docker, {
+      ...(this.o.projects ? { projects: this.o.projects } : {}),
+      recreate: this.o.recreate,
+    });
+    for (const line of r.actions) this.o.logger.warn(line);
+    // Reported, never fatal: one backup that cannot be settled must not keep the daemon from starting.
+    for (const line of r.problems) this.o.logger.error(line);
   }
 
   private async reconcileForQueue(database: string): Promise<ReconcileResult | undefined> {

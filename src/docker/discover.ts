@@ -6,10 +6,11 @@ import type Docker from "dockerode";
 import type { PoolSettings, WorkloadSnapshot } from "../core/index.js";
 import { type DatabaseAddress, settleAccount } from "../sources/account.js";
 import { formatOptionFinding, PREFIX, parseWorkloadOptions, type WorkloadOptions } from "../sources/annotations.js";
+import type { ProfileRegistry } from "../sources/profiles.js";
 import { parseWholeNumber } from "../sources/quantity.js";
 import type { EnvValue } from "../sources/workers.js";
 import { buildWorkload } from "../sources/workload.js";
-import { COMPOSE, containerName, envMap, hasPooltunerLabels, isBackupName, serviceIdOf } from "./labels.js";
+import { COMPOSE, containerName, envMap, hasPooltunerLabels, isBackup, serviceIdOf } from "./labels.js";
 
 export interface ServiceContainer {
   readonly id: string;
@@ -29,6 +30,8 @@ export interface DiscoveredService {
   readonly service?: string;
   /** The compose project directory as the Engine recorded it (`com.docker.compose.project.working_dir`). */
   readonly workingDir?: string;
+  /** The compose files its containers were created from (`com.docker.compose.project.config_files`, host paths). */
+  readonly configFiles?: string;
   readonly options: WorkloadOptions;
   /** Sorted by name. */
   readonly containers: readonly ServiceContainer[];
@@ -56,13 +59,15 @@ export interface DiscoverOptions {
   readonly projects?: readonly string[];
   /** host:port of each configured database: picks the account when a service's env has URLs with several users. */
   readonly addressOf?: (database: string) => DatabaseAddress | undefined;
+  /** Profiles the `profile` label may name; default the built-ins. */
+  readonly profiles?: ProfileRegistry;
 }
 
 export async function discover(docker: Docker, options: DiscoverOptions): Promise<Discovery> {
   const list = await docker.listContainers({ all: true });
   const candidates = list.filter((c) => {
     const name = (c.Names[0] ?? "").replace(/^\//, "");
-    if (isBackupName(name) || !hasPooltunerLabels(c.Labels)) return false;
+    if (isBackup(name, c.Id) || !hasPooltunerLabels(c.Labels)) return false;
     if (c.Labels?.[COMPOSE.oneoff] === "True") return false; // `compose run` one-offs are not replicas
     const project = c.Labels?.[COMPOSE.project];
     return !options.projects || (project !== undefined && options.projects.includes(project));
@@ -127,6 +132,7 @@ function describeService(
     ...(project ? { project } : {}),
     ...(service ? { service } : {}),
     ...(labels[COMPOSE.workingDir] ? { workingDir: labels[COMPOSE.workingDir] } : {}),
+    ...(labels[COMPOSE.configFiles] ? { configFiles: labels[COMPOSE.configFiles] } : {}),
     options: parsed.options,
     containers,
     settling: sorted.some((c) => c.State.Restarting || c.State.Health?.Status === "starting"),
@@ -164,6 +170,7 @@ function describeService(
     })),
     replicas: sorted.length,
     rollout: { type: "StopFirst" },
+    ...(options.profiles ? { profiles: options.profiles } : {}),
   });
   errors.push(...built.errors.map(formatOptionFinding));
   warnings.push(...built.warnings.map(formatOptionFinding));

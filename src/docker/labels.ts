@@ -12,19 +12,25 @@ export const COMPOSE = {
 } as const;
 
 /**
- * The name a container carries while its replacement starts (rename-then-create), with whether it was running.
- * Discovery never counts it as a replica; recovery restores or removes it after an interrupted recreate.
+ * The name a container carries while its replacement starts (rename-then-create), with whether it was running and
+ * the first 12 characters of its own id. Only a container whose id matches its name is pooltuner's backup: a
+ * container someone else named like one is never counted, restored or removed. Labels cannot be added to an
+ * existing container, so the name carries the proof; the replacement carries REPLACED_LABEL with the backup's id.
  */
-const BACKUP = /^(.+)_pooltuner-prev-(running|stopped)$/;
+const BACKUP = /^(.+)_pooltuner-prev-(running|stopped)-([0-9a-f]{12})$/;
 
-export const backupName = (name: string, wasRunning: boolean): string =>
-  `${name}_pooltuner-prev-${wasRunning ? "running" : "stopped"}`;
-export const isBackupName = (name: string): boolean => BACKUP.test(name);
-/** The original name and state of a backup, or undefined for any other name. */
-export function parseBackupName(name: string): { original: string; wasRunning: boolean } | undefined {
+export const backupName = (name: string, wasRunning: boolean, id: string): string =>
+  `${name}_pooltuner-prev-${wasRunning ? "running" : "stopped"}-${id.slice(0, 12)}`;
+/** The original name and state of pooltuner's backup `id` named `name`, or undefined for any other container. */
+export function parseBackupName(name: string, id: string): { original: string; wasRunning: boolean } | undefined {
   const m = BACKUP.exec(name);
-  return m ? { original: m[1] as string, wasRunning: m[2] === "running" } : undefined;
+  if (!m || !id.startsWith(m[3] as string)) return undefined;
+  return { original: m[1] as string, wasRunning: m[2] === "running" };
 }
+export const isBackup = (name: string, id: string): boolean => parseBackupName(name, id) !== undefined;
+
+/** On a container pooltuner created in place of another: the id of the one it replaced (kept as the backup). */
+export const REPLACED_LABEL = "io.pooltuner.last-replaced";
 
 /** Container names without the API's leading slash. */
 export const containerName = (c: Pick<Docker.ContainerInspectInfo, "Name">): string => c.Name.replace(/^\//, "");

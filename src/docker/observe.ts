@@ -8,6 +8,8 @@ import { type LogLevel, LogOnce } from "../runtime/log-once.js";
 import type { Logger } from "../runtime/logger.js";
 import type { ConditionReason, Notices, ObservedWorkload, Observer } from "../runtime/pass-types.js";
 import type { DatabaseAddress } from "../sources/account.js";
+import { PREFIX } from "../sources/identity.js";
+import type { ProfileRegistry } from "../sources/profiles.js";
 import { type DiscoveredService, discover } from "./discover.js";
 
 export type DockerWorkload = DiscoveredService & ObservedWorkload;
@@ -19,6 +21,7 @@ export interface DockerObserverOptions {
   /** host:port of each configured database: picks the account when a service's env has URLs with several users. */
   readonly addressOf: (database: string) => DatabaseAddress | undefined;
   readonly logger: Logger;
+  readonly profiles?: ProfileRegistry;
 }
 
 export class DockerObserver implements Observer<DockerWorkload> {
@@ -33,6 +36,7 @@ export class DockerObserver implements Observer<DockerWorkload> {
       databases: this.o.databases,
       ...(this.o.projects ? { projects: this.o.projects } : {}),
       addressOf: this.o.addressOf,
+      ...(this.o.profiles ? { profiles: this.o.profiles } : {}),
     });
     const lines = new Map<string, LogLevel>();
     for (const line of discovery.ignored.errors) lines.set(`${line} (not managed)`, "error");
@@ -62,6 +66,8 @@ function observed(s: DiscoveredService): DockerWorkload {
     updateMode: s.errors.length > 0 ? "off" : s.options.updateMode,
     lastAppliedAt: s.lastChangedAt,
     rollingOut: s.settling,
+    ...(s.options.paused ? { paused: `${PREFIX.docker}paused label of ${s.object}` } : {}),
+    ...(s.options.changeWindows ? { changeWindows: s.options.changeWindows } : {}),
     // Recreation is stop-first: the old container is gone before the new one starts.
     drainsDuringRollout: false,
     warnings,
@@ -76,11 +82,19 @@ export class ComposeNotices implements Notices<DockerWorkload> {
   constructor(private readonly log: Logger) {}
 
   async raise(w: DockerWorkload, reason: ConditionReason, lines: readonly string[]): Promise<void> {
-    if (reason === "DatabaseUnreachable" || reason === "DatabaseFull" || reason === "Infeasible") return;
+    // Database-wide ones are logged by the pass; SurgeCost is a plan finding, logged with the others.
+    if (
+      reason === "DatabaseUnreachable" ||
+      reason === "DatabaseFull" ||
+      reason === "Infeasible" ||
+      reason === "SurgeCost"
+    )
+      return;
     const level = reason === "InvalidConfiguration" ? "error" : "warn";
     const now = this.saying.get(w.id) ?? new Set<string>();
     for (const line of lines) {
-      if (!this.said.get(w.id)?.has(line)) this.log[level]({ workload: w.id }, line);
+      // Paused: logged on every pass (once per poll interval) while a decrease is held by it.
+      if (reason === "Paused" || !this.said.get(w.id)?.has(line)) this.log[level]({ workload: w.id, reason }, line);
       now.add(line);
     }
     this.saying.set(w.id, now);

@@ -2,15 +2,19 @@
 // env when an action is due (the pod template changes and the workload rolls) together with the status annotation
 // when what it says changed, guarded by the resourceVersion the plan was made from (src/kube/patch.ts). Before any
 // restart, `hold` makes sure no pod of the database's workloads is still terminating (they keep their connections).
+// A patch the API server refuses (an admission policy or webhook, 422, 404) is that workload's failure alone: a
+// Warning event on it, a backoff, and the pass goes on with the others. Only a write this replica may no longer
+// make (it is not leading) fails the whole pass.
 import { AppsV1Api, CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
-import type { Action } from "../core/index.js";
+import { type Action, envText } from "../core/index.js";
 import type { Logger } from "../runtime/logger.js";
-import type { Metrics } from "../runtime/metrics.js";
+import { type Metrics, workloadLabels } from "../runtime/metrics.js";
 import type { ActContext, ActOutcome, Actuator } from "../runtime/pass-types.js";
-import { type EventRecorder, errorSummary } from "./events.js";
+import { WriteRefusedError } from "./client.js";
+import { type EventRecorder, errorSummary, httpStatusOf } from "./events.js";
 import type { KubeMetrics } from "./metrics.js";
 import { eventTarget } from "./notices.js";
-import type { KubeWorkload } from "./observe.js";
+import { type KubeWorkload, uidOf } from "./observe.js";
 import { buildPatch, sendPatch } from "./patch.js";
 import { nextStatus, statusKey } from "./status.js";
 import { countTerminatingPods } from "./terminating-pods.js";
@@ -23,8 +27,13 @@ export interface KubeActuatorOptions {
   readonly log: Logger;
   /** Pods terminating for longer than this are reported, not waited for. */
   readonly rolloutTimeoutMs: number;
-  /** Generations this replica wrote that its cache has not shown yet (read by the observer). */
+  /** Generations this replica wrote that its cache has not shown yet, per uid (read by the observer). */
   readonly inFlight: Map<string, number>;
+  /** After a refused status write, the workload's next status write waits this long. */
+  readonly failureBackoffMs: number;
+  /** Per uid: status-only writes refused until then (a status is information; it must not cost a write per pass).
+   * Shared with the observer, which drops the entries of objects that are gone. */
+  readonly statusRefusedUntil: Map<string, number>;
   /** Called for every patch sent (successful or not), for the writes-per-minute measurements. */
   readonly onWrite?: () => void;
 }
@@ -33,21 +42,40 @@ export class KubeActuator implements Actuator<KubeWorkload> {
   private readonly apps: AppsV1Api;
   private readonly core: CoreV1Api;
   private readonly lastDraining = new Map<string, string>();
+  /** Per database, the workload found draining at the last check: looked at first next time. */
+  private readonly drainingFirst = new Map<string, string>();
+  private readonly statusRefusedUntil: Map<string, number>;
 
   constructor(private readonly o: KubeActuatorOptions) {
     this.apps = o.kubeConfig.makeApiClient(AppsV1Api);
     this.core = o.kubeConfig.makeApiClient(CoreV1Api);
+    this.statusRefusedUntil = o.statusRefusedUntil;
   }
 
-  /** Bound the pods that drain at once: no restart while any pod of this database's workloads is terminating. */
+  /** Objects remembered (tests of bounded memory under churn). */
+  remembered(): number {
+    return this.statusRefusedUntil.size;
+  }
+
+  /**
+   * Bound the pods that drain at once: no restart while any pod of this database's workloads is terminating. The
+   * workloads that drained at the last check are looked at first, and the check stops at the first one draining.
+   */
   async hold(workloads: readonly KubeWorkload[], now: number): Promise<string | undefined> {
     const database = workloads[0]?.database ?? "";
-    const counts = await countTerminatingPods(this.core, workloads, now, this.o.rolloutTimeoutMs);
+    const first = this.drainingFirst.get(database);
+    const ordered = [...workloads.filter((w) => w.key === first), ...workloads.filter((w) => w.key !== first)];
+    const counts = await countTerminatingPods(this.core, ordered, now, this.o.rolloutTimeoutMs, {
+      untilDraining: true,
+    });
     for (const c of counts.values()) {
       if (c.stuck > 0)
         this.o.log.warn({ workload: c.key, pods: c.stuck }, "pods stuck terminating; not waiting for them");
     }
-    const draining = [...counts.values()].filter((c) => c.draining > 0).map((c) => `${c.key}: ${c.draining}`);
+    const drainingNow = [...counts.values()].filter((c) => c.draining > 0);
+    const draining = drainingNow.map((c) => `${c.key}: ${c.draining}`);
+    if (drainingNow[0]) this.drainingFirst.set(database, drainingNow[0].key);
+    else this.drainingFirst.delete(database);
     if (draining.length === 0) return undefined;
     // Logged once per change of what is draining, not on every check.
     const level = this.lastDraining.get(database) === draining.join() ? "debug" : "info";
@@ -59,27 +87,26 @@ export class KubeActuator implements Actuator<KubeWorkload> {
   async act(w: KubeWorkload, action: Action | undefined, ctx: ActContext): Promise<ActOutcome> {
     const { plan: p, databasePlan: db, database } = ctx;
     const generation = w.object.metadata?.generation ?? 0;
-    const next = nextStatus(w.status, generation, p, db, ctx.updateMode, action, new Date(ctx.now));
-    this.o.kubeMetrics.pending.set({ workload: w.id, database }, next.pending ? 1 : 0);
+    const next = nextStatus(w.status, generation, p, db, ctx.updateMode, action, new Date(ctx.now), ctx.paused);
+    this.o.kubeMetrics.pending.set(workloadLabels(w.id, database), next.pending ? 1 : 0);
     // A workload that already runs the recommendation and never had one pending gets no status: writing it would
     // be a write per workload at install time (and a new Deployment generation) that tells nothing new.
     const worthTelling = next.pending || w.status !== undefined;
     const statusChanged = worthTelling && statusKey(next) !== statusKey(w.status);
     if (!action && !statusChanged) return { kind: "unchanged" };
-    const target = {
-      container: w.container as string,
-      poolSizeEnv: w.options.poolSizeEnv,
-      maxOverflowEnv: w.options.maxOverflowEnv,
-    };
-    const patch = buildPatch(w.object, target, action?.to, next);
+    const uid = uidOf(w);
+    const refusedUntil = this.statusRefusedUntil.get(uid);
+    if (!action && refusedUntil !== undefined && ctx.now < refusedUntil) return { kind: "unchanged" };
+    this.statusRefusedUntil.delete(uid);
+    const patch = buildPatch(w.object, w.container as string, action?.env, next);
     if (!patch.body) return { kind: "unchanged" };
     this.o.onWrite?.();
     try {
       const stored = await sendPatch(this.apps, w.kind, w.namespace, w.name, patch.body);
       this.o.kubeMetrics.writes.inc({ what: "patch", result: "ok" });
       if (action && patch.envChanges.length > 0) {
-        this.o.inFlight.set(w.key, stored.metadata?.generation ?? 0);
-        this.o.metrics.restarts.inc({ workload: w.id, database });
+        this.o.inFlight.set(uid, stored.metadata?.generation ?? 0);
+        this.o.metrics.restarts.inc({ ...workloadLabels(w.id, database), reason: action.change });
         const changes = patch.envChanges.map((c) => `${c.name} ${c.from ?? "(unset)"}→${c.to}`).join(", ");
         const msg =
           `${changes} (${action.change}: peak ${p.current.peak ?? "unbounded"}→${p.recommended?.peak} connections for ` +
@@ -92,24 +119,45 @@ export class KubeActuator implements Actuator<KubeWorkload> {
           eventTarget(w),
           "Normal",
           "Recommended",
-          `update-mode off: recommend ${w.options.poolSizeEnv}=${next.recommended.poolSize} ` +
-            `${w.options.maxOverflowEnv}=${next.recommended.maxOverflow} (peak ${p.current.peak ?? "unbounded"}→` +
+          `update-mode off: recommend ${envText(p.recommended?.env ?? [])} (peak ${p.current.peak ?? "unbounded"}→` +
             `${next.recommended.peak} connections; ${database} budget ${db.usable} of max_connections ${db.limit})`,
         );
       }
       return { kind: "published" };
     } catch (err) {
-      this.o.kubeMetrics.writes.inc({ what: "patch", result: "error" });
-      const code = (err as { code?: number }).code;
-      // 409: the workload changed after the plan was made; re-read and re-plan shortly.
-      this.o.log[code === 409 ? "info" : "warn"]({ workload: w.key, err: errorSummary(err) }, "patch failed");
-      if (code === 409) return { kind: "conflict" };
-      // A refused patch changed nothing (the API server applies a patch whole or not at all).
-      if (action) {
-        const where = `${w.kind} ${w.namespace}/${w.name}`;
-        return { kind: "failed", target: w.key, where, what: "workload", reason: errorSummary(err), restored: true };
-      }
-      throw err;
+      return await this.refused(w, action, ctx, err);
     }
+  }
+
+  /** A patch that failed: whose failure it is, and what the pass should do next. */
+  private async refused(
+    w: KubeWorkload,
+    action: Action | undefined,
+    ctx: ActContext,
+    err: unknown,
+  ): Promise<ActOutcome> {
+    if (err instanceof WriteRefusedError) throw err;
+    this.o.kubeMetrics.writes.inc({ what: "patch", result: "error" });
+    const code = httpStatusOf(err);
+    this.o.log[code === 409 ? "info" : "warn"]({ workload: w.key, err: errorSummary(err) }, "patch failed");
+    // 409: the workload changed after the plan was made; re-read and re-plan shortly.
+    if (code === 409) return { kind: "conflict" };
+    // No answer (a timeout, the API server unreachable): the API is unwell, not this workload, and the patch may
+    // or may not have been applied. The pass fails and the queue retries it with backoff, from a fresh read.
+    if (code === undefined) throw err;
+    // A refused patch changed nothing (the API server applies a patch whole or not at all).
+    const reason = errorSummary(err);
+    await this.o.events.emit(
+      eventTarget(w),
+      "Warning",
+      "PatchRefused",
+      `${action ? `could not apply ${ctx.summary}` : "could not update the status annotation"}: ${reason}; ` +
+        `retrying in ${Math.round(this.o.failureBackoffMs / 1000)} s at the earliest`,
+    );
+    // The status would be refused as well: it waits the same backoff as the change.
+    this.statusRefusedUntil.set(uidOf(w), ctx.now + this.o.failureBackoffMs);
+    if (!action) return { kind: "unchanged" };
+    const where = `${w.kind} ${w.namespace}/${w.name}`;
+    return { kind: "failed", target: w.key, where, what: "workload", reason, restored: true };
   }
 }

@@ -1,13 +1,16 @@
 // The controller's view of the cluster: informers on Deployments, StatefulSets and HorizontalPodAutoscalers in the
-// watched namespaces (all, or a configured set). Reads come from here (STYLE 6); writes go to the API server.
+// watched namespaces (all, or a configured set), and on Namespaces themselves (their pause annotation). Reads come from here (STYLE 6); writes go to the API server.
 import {
   AppsV1Api,
   AutoscalingV2Api,
+  CoreV1Api,
   type KubeConfig,
   type KubernetesListObject,
   type KubernetesObject,
+  type V1Namespace,
 } from "@kubernetes/client-node";
-import { type InformerEvent, ResilientInformer } from "./informer.js";
+import { slimHpa, slimNamespace, slimWorkload } from "./cached-fields.js";
+import { type InformerEvent, type ListPage, ResilientInformer } from "./informer.js";
 import type { HpaObject, WorkloadKind, WorkloadObject } from "./objects.js";
 
 export interface ClusterCacheOptions {
@@ -18,6 +21,8 @@ export interface ClusterCacheOptions {
   readonly labelSelector?: string;
   readonly onWorkload: (kind: WorkloadKind, event: InformerEvent, obj: WorkloadObject) => void;
   readonly onHpa: (event: InformerEvent, obj: HpaObject) => void;
+  /** A Namespace changed (its `pooltuner.io/paused` annotation may pause its workloads). */
+  readonly onNamespace?: (event: InformerEvent, obj: V1Namespace) => void;
   readonly onSynced?: (informer: string) => void;
   readonly onRestart?: (informer: string, reason: string, err: unknown, delayMs: number) => void;
   readonly watchdogMs?: number;
@@ -28,19 +33,24 @@ interface Resource<T extends KubernetesObject> {
   readonly kind: string;
   readonly apiVersion: string;
   readonly group: string;
-  readonly listAll: () => Promise<KubernetesListObject<T>>;
-  readonly listIn: (namespace: string) => Promise<KubernetesListObject<T>>;
+  readonly listAll: (page: ListPage) => Promise<KubernetesListObject<T>>;
+  readonly listIn: (namespace: string, page: ListPage) => Promise<KubernetesListObject<T>>;
   readonly selector: boolean;
+  /** What the cache keeps of each object (src/kube/cached-fields.ts). */
+  readonly transform: (o: T) => T;
 }
 
 export class ClusterCache {
   private readonly deployments: ResilientInformer<WorkloadObject>[] = [];
   private readonly statefulSets: ResilientInformer<WorkloadObject>[] = [];
   private readonly hpas: ResilientInformer<HpaObject>[] = [];
+  /** Namespaces are cluster-scoped and few: one informer on all of them, for their annotations (a pause). */
+  private readonly namespaces: ResilientInformer<V1Namespace>;
 
   constructor(options: ClusterCacheOptions) {
     const apps = options.kubeConfig.makeApiClient(AppsV1Api);
     const autoscaling = options.kubeConfig.makeApiClient(AutoscalingV2Api);
+    const core = options.kubeConfig.makeApiClient(CoreV1Api);
     const sel = options.labelSelector;
     const withSel = sel ? { labelSelector: sel } : {};
     const deployment: Resource<WorkloadObject> = {
@@ -48,20 +58,28 @@ export class ClusterCache {
       kind: "Deployment",
       apiVersion: "apps/v1",
       group: "/apis/apps/v1",
-      listAll: () => apps.listDeploymentForAllNamespaces(withSel) as Promise<KubernetesListObject<WorkloadObject>>,
-      listIn: (namespace) =>
-        apps.listNamespacedDeployment({ namespace, ...withSel }) as Promise<KubernetesListObject<WorkloadObject>>,
+      listAll: (page) =>
+        apps.listDeploymentForAllNamespaces({ ...withSel, ...page }) as Promise<KubernetesListObject<WorkloadObject>>,
+      listIn: (namespace, page) =>
+        apps.listNamespacedDeployment({ namespace, ...withSel, ...page }) as Promise<
+          KubernetesListObject<WorkloadObject>
+        >,
       selector: true,
+      transform: slimWorkload,
     };
     const statefulSet: Resource<WorkloadObject> = {
       plural: "statefulsets",
       kind: "StatefulSet",
       apiVersion: "apps/v1",
       group: "/apis/apps/v1",
-      listAll: () => apps.listStatefulSetForAllNamespaces(withSel) as Promise<KubernetesListObject<WorkloadObject>>,
-      listIn: (namespace) =>
-        apps.listNamespacedStatefulSet({ namespace, ...withSel }) as Promise<KubernetesListObject<WorkloadObject>>,
+      listAll: (page) =>
+        apps.listStatefulSetForAllNamespaces({ ...withSel, ...page }) as Promise<KubernetesListObject<WorkloadObject>>,
+      listIn: (namespace, page) =>
+        apps.listNamespacedStatefulSet({ namespace, ...withSel, ...page }) as Promise<
+          KubernetesListObject<WorkloadObject>
+        >,
       selector: true,
+      transform: slimWorkload,
     };
     // HPAs are few and carry no annotations of ours: watched unfiltered.
     const hpa: Resource<HpaObject> = {
@@ -69,11 +87,14 @@ export class ClusterCache {
       kind: "HorizontalPodAutoscaler",
       apiVersion: "autoscaling/v2",
       group: "/apis/autoscaling/v2",
-      listAll: () =>
-        autoscaling.listHorizontalPodAutoscalerForAllNamespaces() as Promise<KubernetesListObject<HpaObject>>,
-      listIn: (namespace) =>
-        autoscaling.listNamespacedHorizontalPodAutoscaler({ namespace }) as Promise<KubernetesListObject<HpaObject>>,
+      listAll: (page) =>
+        autoscaling.listHorizontalPodAutoscalerForAllNamespaces(page) as Promise<KubernetesListObject<HpaObject>>,
+      listIn: (namespace, page) =>
+        autoscaling.listNamespacedHorizontalPodAutoscaler({ namespace, ...page }) as Promise<
+          KubernetesListObject<HpaObject>
+        >,
       selector: false,
+      transform: slimHpa,
     };
 
     const scopes: (string | undefined)[] = options.namespaces.length > 0 ? [...options.namespaces] : [undefined];
@@ -87,7 +108,8 @@ export class ClusterCache {
         name,
         kubeConfig: options.kubeConfig,
         path: ns ? `${r.group}/namespaces/${ns}/${r.plural}` : `${r.group}/${r.plural}`,
-        list: ns ? () => r.listIn(ns) : r.listAll,
+        list: ns ? (page) => r.listIn(ns, page) : r.listAll,
+        transform: r.transform,
         kind: r.kind,
         apiVersion: r.apiVersion,
         ...(r.selector && sel ? { labelSelector: sel } : {}),
@@ -97,6 +119,17 @@ export class ClusterCache {
         ...(options.watchdogMs !== undefined ? { watchdogMs: options.watchdogMs } : {}),
       });
     };
+    const namespace: Resource<V1Namespace> = {
+      plural: "namespaces",
+      kind: "Namespace",
+      apiVersion: "v1",
+      group: "/api/v1",
+      listAll: (page) => core.listNamespace(page) as Promise<KubernetesListObject<V1Namespace>>,
+      listIn: (_ns, page) => core.listNamespace(page) as Promise<KubernetesListObject<V1Namespace>>,
+      selector: false,
+      transform: slimNamespace,
+    };
+    this.namespaces = make(namespace, undefined, (e, o) => options.onNamespace?.(e, o));
     for (const ns of scopes) {
       this.deployments.push(make(deployment, ns, (e, o) => options.onWorkload("Deployment", e, o)));
       this.statefulSets.push(make(statefulSet, ns, (e, o) => options.onWorkload("StatefulSet", e, o)));
@@ -105,7 +138,12 @@ export class ClusterCache {
   }
 
   private all(): ResilientInformer<KubernetesObject>[] {
-    return [...this.deployments, ...this.statefulSets, ...this.hpas] as ResilientInformer<KubernetesObject>[];
+    return [
+      ...this.deployments,
+      ...this.statefulSets,
+      ...this.hpas,
+      this.namespaces,
+    ] as ResilientInformer<KubernetesObject>[];
   }
 
   start(): void {
@@ -140,6 +178,11 @@ export class ClusterCache {
       if (o) return o;
     }
     return undefined;
+  }
+
+  /** A namespace's annotations (empty when it is not known). */
+  namespaceAnnotations(name: string): Readonly<Record<string, string>> {
+    return this.namespaces.get(name)?.metadata?.annotations ?? {};
   }
 
   horizontalPodAutoscalers(): HpaObject[] {

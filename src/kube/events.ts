@@ -2,8 +2,9 @@
 // problem on every pass, so an event is sent once per (object, reason, message) and repeated only after
 // `repeatAfterMs` (events expire after an hour by default); `resolve` forgets a condition once it is gone, so it is
 // reported again if it returns. Messages carry names and numbers only, never URLs or credentials.
-import { CoreV1Api, type KubeConfig, type V1ObjectReference } from "@kubernetes/client-node";
+import { ApiException, CoreV1Api, type KubeConfig, type V1ObjectReference } from "@kubernetes/client-node";
 import type { Logger } from "../runtime/logger.js";
+import { redactUrl } from "../runtime/url-redaction.js";
 
 export type EventType = "Normal" | "Warning";
 
@@ -38,13 +39,22 @@ export class EventRecorder {
     this.api = options.kubeConfig.makeApiClient(CoreV1Api);
   }
 
-  /** Sends the event unless the same one was sent recently. Never throws: events are best effort. */
-  async emit(target: EventTarget, type: EventType, reason: string, message: string): Promise<void> {
+  /**
+   * Sends the event unless the same one was sent recently (`repeatAfterMs`, default the recorder's). Never throws:
+   * events are best effort.
+   */
+  async emit(
+    target: EventTarget,
+    type: EventType,
+    reason: string,
+    message: string,
+    repeatAfterMs = this.options.repeatAfterMs ?? 30 * 60_000,
+  ): Promise<void> {
     const key = dedupeKey(target, reason);
     const now = Date.now();
     const full = `${key}\u0000${message}`;
     const last = this.sent.get(full);
-    if (last !== undefined && now - last < (this.options.repeatAfterMs ?? 30 * 60_000)) return;
+    if (last !== undefined && now - last < repeatAfterMs) return;
     // Another message for the same reason replaces the old one (e.g. a new number of missing connections).
     for (const k of this.sent.keys()) if (k.startsWith(`${key}\u0000`)) this.sent.delete(k);
     this.sent.set(full, now);
@@ -107,10 +117,21 @@ function dedupeKey(target: EventTarget, reason: string): string {
   return `${target.namespace}/${target.kind}/${target.name}/${target.uid ?? ""}/${reason}`;
 }
 
-/** An API error as a short, credential-free line: status code and the server's message. */
+/**
+ * The HTTP status of an answer from the API server; undefined when there was none (a timeout, a refused connection).
+ * Not any numeric `code`: a DOMException carries one too (23 for a timeout).
+ */
+export function httpStatusOf(err: unknown): number | undefined {
+  return err instanceof ApiException ? err.code : undefined;
+}
+
+/**
+ * An API error as a short, credential-free line: status code and the server's message; a network error with its causes
+ * (`fetch failed: connect ECONNREFUSED 127.0.0.1:6443`).
+ */
 export function errorSummary(err: unknown): string {
   const e = err as { code?: unknown; body?: unknown; message?: unknown };
-  if (typeof e?.code === "number") {
+  if (httpStatusOf(err) !== undefined) {
     let msg = "";
     try {
       const body = typeof e.body === "string" ? JSON.parse(e.body) : e.body;
@@ -120,5 +141,44 @@ export function errorSummary(err: unknown): string {
     }
     return `HTTP ${e.code}${msg ? `: ${msg}` : ""}`;
   }
-  return err instanceof Error ? err.message : String(err);
+  // AbortSignal.timeout (src/kube/client.ts) rejects with a DOMException whose message names no limit.
+  if ((err as { name?: unknown })?.name === "TimeoutError")
+    return "no answer from the API server within the request timeout";
+  return withoutUrlSecrets(causeChain(err));
+}
+
+const MAX_CAUSES = 5;
+
+/**
+ * The messages of an error and its causes, outermost first: client-node sends through undici's fetch, whose
+ * `TypeError: fetch failed` says nothing until its `cause` (`connect ECONNREFUSED 127.0.0.1:6443`, `getaddrinfo
+ * ENOTFOUND ...`), and Node's dual-stack connect gathers several such errors in an AggregateError.
+ */
+function causeChain(err: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = err;
+  for (let depth = 0; current !== undefined && current !== null && depth < MAX_CAUSES; depth++) {
+    const text = ownMessage(current);
+    // A cause already said by its wrapper (`request failed: connect ECONNREFUSED ...`) is not said twice.
+    if (text !== "" && !parts.some((p) => p.includes(text))) parts.push(text);
+    current = (current as { cause?: unknown }).cause;
+  }
+  return parts.join(": ") || "unknown error";
+}
+
+function ownMessage(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const inner = (err as { errors?: unknown }).errors;
+  if (Array.isArray(inner) && inner.length > 0) {
+    const each = [...new Set(inner.map((e) => (e instanceof Error ? e.message : String(e))).filter((m) => m !== ""))];
+    if (each.length > 0) return each.join("; ");
+  }
+  if (err.message !== "") return err.message;
+  const code = (err as { code?: unknown }).code;
+  return typeof code === "string" ? code : "";
+}
+
+/** fetch names the URL it refused (`...a URL that includes credentials: https://user:pass@host/`): redacted. */
+function withoutUrlSecrets(text: string): string {
+  return text.replace(/[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi, (url) => redactUrl(url));
 }

@@ -1,7 +1,9 @@
 // A list/watch cache that keeps running. @kubernetes/client-node's informer stops for good on any error but 410
 // (kubernetes-client/javascript #596, #1496): here every error restarts it with capped exponential backoff, and a
 // watchdog restarts a stream that went silent or a LIST that hangs. Relists replay objects as adds/updates, so
-// consumers must be idempotent; ours only turn events into queue keys.
+// consumers must be idempotent; ours only turn events into queue keys. A LIST is read in pages, each page cut down
+// by `transform` before the next is asked for, so the peak of a (re)list at 10,000 objects is one page of full
+// objects, not all of them (issue 13).
 import {
   ADD,
   CONNECT,
@@ -18,13 +20,26 @@ import {
 
 export type InformerEvent = "add" | "update" | "delete";
 
+export interface ListPage {
+  readonly limit: number;
+  readonly _continue?: string;
+}
+
 export interface ResilientInformerOptions<T extends KubernetesObject> {
   /** For logs and metrics, e.g. `deployments` or `deployments/shop`. */
   readonly name: string;
   readonly kubeConfig: KubeConfig;
   /** Watch path, e.g. `/apis/apps/v1/deployments`. */
   readonly path: string;
-  readonly list: () => Promise<KubernetesListObject<T>>;
+  /** One page of the LIST (the informer follows `_continue` until the last page). */
+  readonly list: (page: ListPage) => Promise<KubernetesListObject<T>>;
+  /** Objects per LIST page; default 500 (the API server's own default for clients that page). */
+  readonly pageSize?: number;
+  /**
+   * Cuts an object down to what is read from the cache (src/kube/cached-fields.ts), in place: a watch event's object
+   * is already in the client's cache when it reaches us. Default: drop managedFields only.
+   */
+  readonly transform?: (obj: T) => T;
   /** Items of a LIST carry no kind/apiVersion; these are set on them so every cached object is self-describing. */
   readonly kind: string;
   readonly apiVersion: string;
@@ -56,12 +71,29 @@ export class ResilientInformer<T extends KubernetesObject> {
 
   constructor(private readonly options: ResilientInformerOptions<T>) {
     const { kind, apiVersion } = options;
+    const transform = options.transform;
     const stamp = (obj: T): T => {
       obj.kind ??= kind;
       obj.apiVersion ??= apiVersion;
+      if (transform) return transform(obj);
       // Often the largest part of an object and never read here: not worth keeping for every cached object.
       if (obj.metadata) delete obj.metadata.managedFields;
       return obj;
+    };
+    const pageSize = options.pageSize ?? 500;
+    // Every page, cut down as it arrives; the last page's resourceVersion is the list's (all pages of a paged LIST
+    // are served at the resourceVersion of the first, so the watch resumes from a consistent point).
+    const listAll = async (): Promise<KubernetesListObject<T>> => {
+      const items: T[] = [];
+      let page = await options.list({ limit: pageSize });
+      for (;;) {
+        for (const item of page.items) items.push(stamp(item));
+        this.touch();
+        const next = page.metadata?._continue;
+        if (!next) break;
+        page = await options.list({ limit: pageSize, _continue: next });
+      }
+      return { ...page, items };
     };
     // The generated client has no request timeout: a LIST that hangs would stall the informer forever, so it is
     // raced against one and fails like any other error (the informer then reports it and is restarted).
@@ -70,7 +102,7 @@ export class ResilientInformer<T extends KubernetesObject> {
       const timeoutMs = options.listTimeoutMs ?? 60_000;
       let timer: NodeJS.Timeout | undefined;
       const result = await Promise.race([
-        options.list(),
+        listAll(),
         new Promise<never>((_, reject) => {
           timer = setTimeout(
             () => reject(new Error(`LIST ${options.path} took longer than ${timeoutMs} ms`)),
@@ -78,7 +110,6 @@ export class ResilientInformer<T extends KubernetesObject> {
           );
         }),
       ]).finally(() => clearTimeout(timer));
-      for (const item of result.items) stamp(item);
       this.touch();
       // The informer applies the items to its cache right after this resolves; announce the sync after that.
       setImmediate(() => {

@@ -1,5 +1,7 @@
 // Leader election (or none, with one replica): the leader's work starts when the lease is won; losing it, a signal
 // or kill() stop everything once, in order (Lease released unless killed), and `done` says how the controller ended.
+// `writableForMs` is what the controller's writers ask before every write (src/kube/client.ts): 0 once stopping or
+// past the renew deadline, so no write leaves this replica after another one may have taken the lease.
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "../runtime/logger.js";
 import type { Poller } from "../runtime/poller.js";
@@ -15,7 +17,9 @@ export interface LeadershipOptions {
     readonly leaseDurationMs: number;
     readonly renewDeadlineMs: number;
     readonly retryPeriodMs: number;
+    readonly ownerDeployment?: string;
   };
+  readonly requestTimeoutMs?: number;
 }
 
 export interface LeadershipParts {
@@ -41,6 +45,7 @@ export function leadership(o: LeadershipOptions, parts: LeadershipParts, startLe
     ? new LeaderElector({
         ...o.leaderElection,
         kubeConfig: o.kubeConfig,
+        ...(o.requestTimeoutMs !== undefined ? { requestTimeoutMs: o.requestTimeoutMs } : {}),
         identity,
         log,
         shouldRelease: () => release,
@@ -82,5 +87,9 @@ export function leadership(o: LeadershipOptions, parts: LeadershipParts, startLe
   } else {
     startLeading();
   }
-  return { done, shutdown, onStop: (c: () => Promise<void>) => cleanups.push(c) };
+  const writableForMs = (): number => {
+    if (parts.signal.aborted || !parts.leading) return 0;
+    return elector ? elector.writableForMs() : Number.POSITIVE_INFINITY;
+  };
+  return { done, shutdown, writableForMs, onStop: (c: () => Promise<void>) => cleanups.push(c) };
 }

@@ -1,9 +1,11 @@
 // Metrics only the Kubernetes controller has, registered next to the shared ones (src/runtime/metrics.ts).
 import { Counter, collectDefaultMetrics, Gauge, type Registry } from "prom-client";
+import { WORKLOAD_LABELS } from "../runtime/metrics.js";
 
 export class KubeMetrics {
   readonly leader: Gauge;
   readonly writes: Counter;
+  readonly requests: Counter;
   readonly informerRestarts: Counter;
   readonly rollingOut: Gauge;
   readonly pending: Gauge;
@@ -21,6 +23,12 @@ export class KubeMetrics {
       labelNames: ["what", "result"],
       registers: r,
     });
+    this.requests = new Counter({
+      name: "pooltuner_kube_requests_total",
+      help: "calls to the Kubernetes API, by verb (watch, list, get, patch, post, put, delete)",
+      labelNames: ["verb"],
+      registers: r,
+    });
     this.informerRestarts = new Counter({
       name: "pooltuner_informer_restarts_total",
       help: "list/watch restarts after an error or a silent stream",
@@ -30,19 +38,19 @@ export class KubeMetrics {
     this.rollingOut = new Gauge({
       name: "pooltuner_workload_rolling_out",
       help: "1 while a rollout of the workload is in progress",
-      labelNames: ["workload", "database"],
+      labelNames: [...WORKLOAD_LABELS, "database"],
       registers: r,
     });
     this.pending = new Gauge({
       name: "pooltuner_workload_pending",
       help: "1 when the workload does not run the recommended settings (update-mode off or waiting)",
-      labelNames: ["workload", "database"],
+      labelNames: [...WORKLOAD_LABELS, "database"],
       registers: r,
     });
     this.invalid = new Gauge({
       name: "pooltuner_workload_invalid",
       help: "1 when the workload's annotations or spec cannot be used; it is left unchanged",
-      labelNames: ["workload"],
+      labelNames: [...WORKLOAD_LABELS],
       registers: r,
     });
     this.managed = new Gauge({

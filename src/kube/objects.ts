@@ -8,7 +8,7 @@ import type {
   V1StatefulSet,
   V2HorizontalPodAutoscaler,
 } from "@kubernetes/client-node";
-import { hasOptionKeys, isEnabled as isOptedIn, kubeWorkloadKey } from "../sources/identity.js";
+import { hasOptionKeys, isEnabled as isOptedIn, kubeOptionKeys, kubeWorkloadKey } from "../sources/identity.js";
 
 export type WorkloadKind = "Deployment" | "StatefulSet";
 export const WORKLOAD_KINDS: readonly WorkloadKind[] = ["Deployment", "StatefulSet"];
@@ -22,11 +22,14 @@ export function keyOf(o: WorkloadObject, kind: WorkloadKind): string {
   return kubeWorkloadKey(kind, o.metadata?.namespace ?? "default", o.metadata?.name ?? "");
 }
 
-/** Opted in with `pooltuner.io/enabled: "true"`. */
-export const isEnabled = (o: KubernetesObject): boolean => isOptedIn(o.metadata?.annotations, "kubernetes");
+/** The object's option keys: annotations, and the `pooltuner.io/enabled` label (src/sources/identity.ts). */
+export const optionKeysOf = (o: KubernetesObject) => kubeOptionKeys(o.metadata?.annotations, o.metadata?.labels);
+
+/** Opted in with `pooltuner.io/enabled: "true"` (annotation or label). */
+export const isEnabled = (o: KubernetesObject): boolean => isOptedIn(optionKeysOf(o), "kubernetes");
 
 /** Has any `pooltuner.io/*` key besides our own status: worth a look even when not enabled (typos). */
-export const hasPooltunerKeys = (o: KubernetesObject): boolean => hasOptionKeys(o.metadata?.annotations, "kubernetes");
+export const hasPooltunerKeys = (o: KubernetesObject): boolean => hasOptionKeys(optionKeysOf(o), "kubernetes");
 
 export type RolloutProgress =
   | { readonly state: "complete" }

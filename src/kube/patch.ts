@@ -2,15 +2,9 @@
 // a single strategic-merge patch, guarded by the resourceVersion the plan was computed from, so a workload that
 // changed meanwhile is re-read and re-planned instead of overwritten.
 import { type AppsV1Api, PatchStrategy, setHeaderOptions, type V1EnvVar } from "@kubernetes/client-node";
-import type { PoolSettings } from "../core/index.js";
+import type { EnvSetting } from "../core/index.js";
 import { STATUS_ANNOTATION, type WorkloadKind, type WorkloadObject } from "./objects.js";
 import type { WorkloadStatus } from "./status.js";
-
-export interface EnvTarget {
-  readonly container: string;
-  readonly poolSizeEnv: string;
-  readonly maxOverflowEnv: string;
-}
 
 export interface WorkloadPatch {
   /** The strategic-merge patch body; undefined when nothing differs. */
@@ -20,25 +14,22 @@ export interface WorkloadPatch {
 }
 
 /**
- * The patch that makes the workload carry `settings` (when given) and `status` (when given). Values that already
- * match are left out; an env var that came from `valueFrom` is replaced by the literal value.
+ * The patch that makes `container` carry the env values `env` (when given; the profile's values of an action) and
+ * the workload carry `status` (when given). Values that already match are left out; an env var that came from
+ * `valueFrom` is replaced by the literal value.
  */
 export function buildPatch(
   o: WorkloadObject,
-  target: EnvTarget,
-  settings: PoolSettings | undefined,
+  container: string,
+  env: readonly EnvSetting[] | undefined,
   status: WorkloadStatus | undefined,
 ): WorkloadPatch {
   const envChanges: { name: string; from: string | undefined; to: string }[] = [];
   const envEntries: Record<string, unknown>[] = [];
-  if (settings) {
-    const container = o.spec?.template?.spec?.containers?.find((c) => c.name === target.container);
-    const current = new Map<string, V1EnvVar>((container?.env ?? []).map((e) => [e.name, e]));
-    for (const [name, value] of [
-      [target.poolSizeEnv, settings.poolSize],
-      [target.maxOverflowEnv, settings.maxOverflow],
-    ] as const) {
-      const to = String(value);
+  if (env) {
+    const c = o.spec?.template?.spec?.containers?.find((x) => x.name === container);
+    const current = new Map<string, V1EnvVar>((c?.env ?? []).map((e) => [e.name, e]));
+    for (const { name, value: to } of env) {
       const e = current.get(name);
       if (e && e.valueFrom === undefined && e.value === to) continue;
       envChanges.push({ name, from: e?.valueFrom ? "(valueFrom)" : e?.value, to });
@@ -51,7 +42,7 @@ export function buildPatch(
   if (status) metadata.annotations = { [STATUS_ANNOTATION]: JSON.stringify(status) };
   const body: Record<string, unknown> = { metadata };
   if (envEntries.length > 0) {
-    body.spec = { template: { spec: { containers: [{ name: target.container, env: envEntries }] } } };
+    body.spec = { template: { spec: { containers: [{ name: container, env: envEntries }] } } };
   }
   return { body, envChanges };
 }

@@ -4,6 +4,7 @@
 import { AppsV1Api, AutoscalingV2Api, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
 import type { SourceResult } from "../sources/findings.js";
 import { readManifests } from "../sources/manifests.js";
+import type { ProfileRegistry } from "../sources/profiles.js";
 import { errorSummary } from "./events.js";
 import { isEnabled } from "./objects.js";
 
@@ -11,6 +12,8 @@ export interface ClusterSourceOptions {
   /** Empty: all namespaces. */
   readonly namespaces: readonly string[];
   readonly labelSelector?: string;
+  /** Profiles the `profile` annotation may name; default the built-ins. */
+  readonly profiles?: ProfileRegistry;
 }
 
 export class ClusterReadError extends Error {
@@ -48,5 +51,5 @@ export async function readClusterSources(kubeConfig: KubeConfig, o: ClusterSourc
   } catch (err) {
     throw new ClusterReadError(`cannot read workloads from ${clusterSourceName(kubeConfig)}: ${errorSummary(err)}`);
   }
-  return readManifests([{ file: clusterSourceName(kubeConfig), docs }]);
+  return readManifests([{ file: clusterSourceName(kubeConfig), docs }], o.profiles);
 }

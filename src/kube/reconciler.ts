@@ -4,24 +4,30 @@
 // on the leader with a synced cache. Level-based and idempotent: running it twice, on a new leader, or after a relist
 // writes nothing new.
 import type { KubeConfig } from "@kubernetes/client-node";
-import type { Damping, Policy, UpdateMode } from "../core/index.js";
+import type { ChangeWindow, Damping, Policy, UpdateMode } from "../core/index.js";
 import type { DatabaseMonitor } from "../runtime/database-monitor.js";
 import type { Logger } from "../runtime/logger.js";
 import type { Metrics } from "../runtime/metrics.js";
 import type { PassReport } from "../runtime/pass-types.js";
 import { ReconcilePass } from "../runtime/reconcile-pass.js";
+import type { RestartCoordinator } from "../runtime/restart-coordinator.js";
+import type { WebhookNotifier } from "../runtime/webhooks.js";
 import type { ReconcileResult } from "../runtime/work-queue.js";
 import { PREFIX } from "../sources/identity.js";
+import type { ProfileRegistry } from "../sources/profiles.js";
 import { KubeActuator } from "./actuator.js";
 import type { ClusterCache } from "./cluster-cache.js";
 import type { EventRecorder } from "./events.js";
 import type { KubeMetrics } from "./metrics.js";
 import { KubeNotices } from "./notices.js";
 import { KubeObserver, type KubeWorkload, type WorkloadRef } from "./observe.js";
+import type { DatabaseAccess } from "./tenancy.js";
 
 export type { WorkloadRef } from "./observe.js";
 
 export interface ReconcilerOptions {
+  /** Profiles the `profile` annotation may name (built-ins plus the configuration's); default the built-ins. */
+  readonly profiles?: ProfileRegistry;
   readonly kubeConfig: KubeConfig;
   readonly cache: ClusterCache;
   /** The annotated workloads routed to a database key (an index kept from the informer events). */
@@ -29,7 +35,13 @@ export interface ReconcilerOptions {
   readonly monitor: DatabaseMonitor;
   /** Configured database names. */
   readonly databases: readonly string[];
+  /** Which namespaces and weights each database allows (src/kube/tenancy.ts). */
+  readonly access: (database: string) => DatabaseAccess;
   readonly policy: Policy;
+  /** The global pause (`paused: true` in the config file). */
+  readonly paused?: boolean;
+  /** How often a `Paused` warning is sent again while it lasts (the poll interval); default 30 s. */
+  readonly pausedRepeatMs?: number;
   readonly damping: Damping;
   /** `off` makes every workload recommend-only, whatever its annotation says. */
   readonly updateMode: UpdateMode;
@@ -49,6 +61,13 @@ export interface ReconcilerOptions {
   /** Called for every patch sent (successful or not), for the writes-per-minute measurements. */
   readonly onWrite?: () => void;
   readonly now?: () => number;
+  /** The daemon-wide restart limits, shared by every database's pass. */
+  readonly restarts?: RestartCoordinator;
+  /** Each database's change windows for increases. */
+  readonly changeWindows?: (database: string) => readonly ChangeWindow[] | undefined;
+  /** The wall clock change windows are read against (tests move it). */
+  readonly wallClock?: () => number;
+  readonly notifier?: WebhookNotifier;
 }
 
 /** What one pass did, for logs and tests. */
@@ -56,6 +75,10 @@ export type ReconcileReport = PassReport;
 
 export class DatabaseReconciler {
   private readonly pass: ReconcilePass<KubeWorkload>;
+  private readonly observer: KubeObserver;
+  private readonly actuator: KubeActuator;
+  private readonly inFlight = new Map<string, number>();
+  private readonly statusRefusedUntil = new Map<string, number>();
   /** Last pass per database, for tests and the bench. */
   readonly lastReport = new Map<string, ReconcileReport>();
   /** The last 100 passes, oldest first (the compose daemon keeps the same), for tests. */
@@ -63,22 +86,41 @@ export class DatabaseReconciler {
 
   constructor(private readonly o: ReconcilerOptions) {
     const now = o.now ?? Date.now;
-    const inFlight = new Map<string, number>();
+    const inFlight = this.inFlight;
+    const failureBackoffMs = o.failureBackoffMs ?? 5 * 60_000;
+    const statusRefusedUntil = this.statusRefusedUntil;
+    const addressOf = (db: string) => o.monitor.address(db);
+    this.observer = new KubeObserver({ ...o, inFlight, alsoByUid: [statusRefusedUntil], now, addressOf });
+    this.actuator = new KubeActuator({ ...o, inFlight, failureBackoffMs, statusRefusedUntil });
     this.pass = new ReconcilePass<KubeWorkload>({
       monitor: o.monitor,
-      observer: new KubeObserver({ ...o, inFlight, now, addressOf: (db) => o.monitor.address(db) }),
-      actuator: new KubeActuator({ ...o, inFlight }),
-      notices: new KubeNotices(o.events, o.log),
+      observer: this.observer,
+      actuator: this.actuator,
+      notices: new KubeNotices(o.events, o.log, o.pausedRepeatMs ?? 30_000),
       policy: o.policy,
       damping: o.damping,
-      failureBackoffMs: o.failureBackoffMs ?? 5 * 60_000,
+      failureBackoffMs,
       probeMaxAgeMs: o.probeMaxAgeMs,
       recheckMs: o.rolloutCheckMs,
       metrics: o.metrics,
       log: o.log,
       now,
       accountKey: `${PREFIX.kubernetes}account annotation`,
+      ...(o.paused ? { paused: true } : {}),
+      pausedRepeatMs: o.pausedRepeatMs ?? 30_000,
+      ...(o.restarts ? { restarts: o.restarts } : {}),
+      ...(o.changeWindows ? { changeWindows: o.changeWindows } : {}),
+      ...(o.wallClock ? { wallClock: o.wallClock } : {}),
+      ...(o.notifier ? { notifier: o.notifier } : {}),
     });
+  }
+
+  /**
+   * Entries kept about workloads (by uid or id) across passes: rollouts in flight, rollouts seen progressing, refused
+   * writes, failures and increases seen. Dropped when a workload goes, so it follows the live workloads under churn.
+   */
+  remembered(): number {
+    return this.inFlight.size + this.observer.remembered() + this.actuator.remembered() + this.pass.remembered();
   }
 
   async reconcile(database: string): Promise<ReconcileResult | undefined> {

@@ -2,7 +2,7 @@
 // database it routes to (and the one it left, when its annotation changed or it went away), and a reconcile visits
 // only its database's workloads, not the whole cache. A workload that leaves has its metric series and remembered
 // events dropped, so neither grows with churn.
-import type { Metrics } from "../runtime/metrics.js";
+import { type Metrics, workloadLabels } from "../runtime/metrics.js";
 import { kubeWorkloadId } from "../sources/identity.js";
 import type { EventRecorder } from "./events.js";
 import type { InformerEvent } from "./informer.js";
@@ -59,8 +59,16 @@ export class WorkloadRouter {
     if (before !== undefined && before !== now) this.o.enqueue(before);
   }
 
-  onHpa(_event: InformerEvent, h: HpaObject): void {
+  /** Each HPA's target and bounds, the only part the planner reads: its status changes every sync period. */
+  private readonly hpaSeen = new Map<string, string>();
+
+  onHpa(event: InformerEvent, h: HpaObject): void {
     const target = hpaTargetKey(h);
+    const id = `${h.metadata?.namespace}/${h.metadata?.name}`;
+    const seen = `${target}|${h.spec?.minReplicas}|${h.spec?.maxReplicas}`;
+    if (event === "delete") this.hpaSeen.delete(id);
+    else if (this.hpaSeen.get(id) === seen) return;
+    else this.hpaSeen.set(id, seen);
     const db = target ? this.routed.get(target) : undefined;
     if (db !== undefined) this.o.enqueue(db);
   }
@@ -79,7 +87,7 @@ export class WorkloadRouter {
 
   private forget(ref: WorkloadRef, database: string): void {
     const { metrics, kubeMetrics } = this.o;
-    const labels = { workload: kubeWorkloadId(ref.kind, ref.namespace, ref.name), database };
+    const labels = workloadLabels(kubeWorkloadId(ref.kind, ref.namespace, ref.name), database);
     for (const g of [
       metrics.currentPeak,
       metrics.recommendedPeak,
@@ -90,7 +98,7 @@ export class WorkloadRouter {
     ]) {
       g.remove(labels);
     }
-    kubeMetrics.invalid.remove({ workload: labels.workload });
+    kubeMetrics.invalid.remove(workloadLabels(labels.workload));
     this.o.events.forget({ kind: ref.kind, apiVersion: "apps/v1", namespace: ref.namespace, name: ref.name });
   }
 }

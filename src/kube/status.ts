@@ -3,7 +3,16 @@
 // it back and so needs no memory of its own: it derives cooldowns and rollout waits from here and writes nothing
 // when the world did not change. Only the fields in `statusKey` decide whether it needs rewriting, so numbers that
 // drift (other clients' connections) never cause writes by themselves.
-import type { Action, DatabasePlan, PoolSettings, UpdateMode, WorkloadPlan } from "../core/index.js";
+import {
+  type Action,
+  type DatabasePlan,
+  type PoolSettings,
+  surgeAdviceKey,
+  surgeCostMessage,
+  type UpdateMode,
+  type WorkloadPlan,
+} from "../core/index.js";
+import type { LastKnownLimits } from "../runtime/pass-types.js";
 
 export const STATUS_VERSION = 1;
 
@@ -26,6 +35,19 @@ export interface WorkloadStatus {
   readonly recommended?: PoolSettings & { readonly peak: number };
   /** True when the workload does not run the recommendation yet (update-mode off, or waiting). */
   readonly pending: boolean;
+  /** Paused (pooltuner.io/paused on it or its namespace, or the global switch): planned, never changed. */
+  readonly paused?: true;
+  /**
+   * Advice: the rollout surge lowers the cap; with `maxSurge: 0, maxUnavailable: 1` each process would get
+   * `withoutSurge` (plan finding surge-cost).
+   */
+  readonly surge?: {
+    readonly pods: number;
+    readonly connections: number;
+    readonly withoutSurge: PoolSettings;
+    /** The advice as the SurgeCost event says it; once recorded here, a restarted controller does not repeat it. */
+    readonly advice: string;
+  };
   /** The plan's numbers when this status was written; informational. */
   readonly plan: {
     readonly replicas: number;
@@ -80,9 +102,27 @@ export function statusKey(s: WorkloadStatus | undefined): string {
     s.applied ? [s.applied.poolSize, s.applied.maxOverflow, s.applied.at, s.applied.generation] : null,
     s.recommended ? [s.recommended.poolSize, s.recommended.maxOverflow] : null,
     s.pending,
+    s.paused ?? false,
     // What the workload can open at peak is the plan's main input (replicas planned for x workers).
     s.plan?.processes,
+    // The server's limit, so a controller started while the server is full knows it (lastKnownLimits); the budget
+    // itself drifts with other clients and is refreshed whenever the status is written anyway.
+    s.plan?.maxConnections,
+    // The surge advice, so it is recorded once and a restarted controller does not send its event again.
+    s.surge ? surgeAdviceKey(s.surge.advice) : null,
   ]);
+}
+
+/**
+ * The database's limits this status recorded, for a controller that cannot read them itself (the server is full):
+ * used only to plan decreases (src/runtime/last-known.ts). Undefined when the status has no usable numbers.
+ */
+export function lastKnownLimits(s: WorkloadStatus | undefined, from: string): LastKnownLimits | undefined {
+  const p = s?.plan;
+  const at = Date.parse(s?.updatedAt ?? "");
+  if (!s || !p || !Number.isSafeInteger(p.maxConnections) || !Number.isSafeInteger(p.usable) || Number.isNaN(at))
+    return undefined;
+  return { database: s.database, maxConnections: p.maxConnections, usable: p.usable, at, from };
 }
 
 export function appliedAtMs(s: WorkloadStatus | undefined): number | undefined {
@@ -100,6 +140,7 @@ export function nextStatus(
   mode: UpdateMode,
   action: Action | undefined,
   at: Date,
+  paused = false,
 ): WorkloadStatus {
   const rec = p.recommended;
   const runs = action
@@ -126,6 +167,20 @@ export function nextStatus(
     ...(applied ? { applied } : {}),
     ...(rec ? { recommended: { poolSize: rec.poolSize, maxOverflow: rec.maxOverflow, peak: rec.peak } } : {}),
     pending,
+    ...(paused ? { paused: true as const } : {}),
+    ...(p.surgeCost && rec
+      ? {
+          surge: {
+            pods: p.surgeCost.pods,
+            connections: p.surgeCost.connections,
+            withoutSurge: {
+              poolSize: p.surgeCost.withoutSurge.poolSize,
+              maxOverflow: p.surgeCost.withoutSurge.maxOverflow,
+            },
+            advice: surgeCostMessage(p.id, p.plannedReplicas, rec, p.surgeCost),
+          },
+        }
+      : {}),
     plan: {
       replicas: p.replicas,
       plannedReplicas: p.plannedReplicas,

@@ -6,12 +6,14 @@ import { PREFIX, parseWorkloadOptions, type WorkloadOptions } from "../sources/a
 import type { LoadedWorkload, SourceFinding } from "../sources/findings.js";
 import { kubeWorkloadId } from "../sources/identity.js";
 import { readKubeWorkload } from "../sources/manifests.js";
+import type { ProfileRegistry } from "../sources/profiles.js";
 import { fieldWithValue } from "../sources/shown-value.js";
 import {
   chosenContainerName,
   type HpaObject,
   hpaTargetKey,
   keyOf,
+  optionKeysOf,
   STATUS_ANNOTATION,
   type WorkloadKind,
   type WorkloadObject,
@@ -50,7 +52,7 @@ export function databaseOf(options: WorkloadOptions, databases: readonly string[
 /** Options only (cheap): enough to route events to a database key. */
 export function optionsOf(o: WorkloadObject, kind: WorkloadKind): WorkloadOptions {
   const ns = o.metadata?.namespace ?? "default";
-  return parseWorkloadOptions(o.metadata?.annotations, "kubernetes", `${kind} ${ns}/${o.metadata?.name}`).options;
+  return parseWorkloadOptions(optionKeysOf(o), "kubernetes", `${kind} ${ns}/${o.metadata?.name}`).options;
 }
 
 export function readWorkload(
@@ -60,13 +62,17 @@ export function readWorkload(
   databases: readonly string[],
   /** host:port of each configured database: picks the account when the env has URLs with several users. */
   addressOf?: (database: string) => DatabaseAddress | undefined,
+  profiles?: ProfileRegistry,
 ): ClusterWorkload {
   const namespace = o.metadata?.namespace ?? "default";
   const name = o.metadata?.name ?? "";
   const key = keyOf(o, kind);
   // The same intake as manifest files; options are parsed there, once.
   const targeting = hpas.filter((h) => hpaTargetKey(h) === key);
-  const read = readKubeWorkload({ ...o, kind, apiVersion: "apps/v1" }, targeting, { file: key });
+  const read = readKubeWorkload({ ...o, kind, apiVersion: "apps/v1" }, targeting, {
+    file: key,
+    ...(profiles ? { profiles } : {}),
+  });
   const parsed = { options: read.options };
   const database = databaseOf(parsed.options, databases);
   const errors = read.errors.map(line);

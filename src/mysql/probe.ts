@@ -1,6 +1,8 @@
 // One-shot read of what a MySQL/MariaDB server allows and what its clients hold now (DESIGN §3).
 // One connection, short timeouts, read-only; optional reads degrade to warnings instead of failing the probe.
+// probe() opens and closes its connection; ProbeSession (the daemons) keeps it open between reads.
 import mysql, { type Connection } from "mysql2/promise";
+import { KeptConnection } from "../runtime/kept-connection.js";
 import { describeTarget, type MysqlDsn, parseMysqlUrl } from "./dsn.js";
 import { ProbeError, toProbeError } from "./errors.js";
 
@@ -62,36 +64,88 @@ type Row = Record<string, unknown>;
 export async function probe(url: string | MysqlDsn, options: ProbeOptions = {}): Promise<ProbeResult> {
   const dsn = typeof url === "string" ? parseMysqlUrl(url) : url;
   const target = describeTarget(dsn);
-  const queryTimeout = options.queryTimeoutMs ?? 5_000;
   let conn: Connection | undefined;
   try {
-    conn = await mysql.createConnection({
-      host: dsn.host,
-      port: dsn.port,
-      user: dsn.user,
-      password: dsn.password,
-      ...(dsn.database ? { database: dsn.database } : {}),
-      ...(dsn.socketPath ? { socketPath: dsn.socketPath } : {}),
-      ...(dsn.ssl ? { ssl: {} } : {}),
-      connectTimeout: options.connectTimeoutMs ?? 5_000,
-      connectAttributes: { program_name: "pooltuner-probe" },
-      // mysql2 preallocates its prepared-statement cache (16,000 slots, ~0.5 MB) per connection; the probe never
-      // prepares statements, and the controller probes many databases at once.
-      maxPreparedStatements: 1,
-    });
-    // A fatal error after connect is also reported by the pending query; without a listener it would crash.
-    conn.on("error", () => {});
-    const c = conn;
-    const query = async (sql: string): Promise<Row[]> => {
-      const [rows] = await c.query({ sql, timeout: queryTimeout });
-      return rows as Row[];
-    };
-    return await read(query, target);
+    conn = await connect(dsn, options);
+    return await read(queryOn(conn, options), target);
   } catch (err) {
     throw toProbeError(err, target, [dsn.password]);
   } finally {
     if (conn) await close(conn);
   }
+}
+
+/**
+ * A probe that keeps its one connection open between reads, for the daemons: a server that is full (error 1040,
+ * exactly when pooltuner is needed) refuses a new connection, even the SUPER/CONNECTION ADMIN extra slot once
+ * someone else holds it, but still answers one that is already in (src/runtime/kept-connection.ts).
+ */
+export class ProbeSession {
+  private readonly kept: KeptConnection<Connection, ProbeResult>;
+
+  constructor(url: string | MysqlDsn, options: ProbeOptions = {}) {
+    const dsn = typeof url === "string" ? parseMysqlUrl(url) : url;
+    const target = describeTarget(dsn);
+    this.kept = new KeptConnection({
+      connect: () => connect(dsn, options),
+      close,
+      read: (conn) => read(queryOn(conn, options), target),
+      broken: connectionBroken,
+      toError: (err) => toProbeError(err, target, [dsn.password]),
+      closedError: () => new ProbeError(`probe of ${target} is closed`, { kind: "unreachable", target }),
+    });
+  }
+
+  /** Whether a connection is open now (it may still turn out dead at the next read). */
+  connected(): boolean {
+    return this.kept.connected();
+  }
+
+  read(): Promise<ProbeResult> {
+    return this.kept.read();
+  }
+
+  close(): Promise<void> {
+    return this.kept.close();
+  }
+}
+
+/** An error after which the connection cannot be trusted: fatal (socket, protocol) or a query that timed out. */
+function connectionBroken(err: unknown): boolean {
+  if (err instanceof ProbeError) return false; // an answer that could not be read; the connection itself is fine
+  const e = err as { fatal?: unknown; code?: unknown; errno?: unknown };
+  if (e?.fatal === true) return true;
+  if (typeof e?.code === "string" && /TIMEOUT|CONNECTION_LOST|ECONNRESET|EPIPE/.test(e.code)) return true;
+  // A server error with a number (a missing privilege) leaves the connection usable; anything else may not.
+  return !(typeof e?.errno === "number" && e.errno > 0);
+}
+
+async function connect(dsn: MysqlDsn, options: ProbeOptions): Promise<Connection> {
+  const conn = await mysql.createConnection({
+    host: dsn.host,
+    port: dsn.port,
+    user: dsn.user,
+    password: dsn.password,
+    ...(dsn.database ? { database: dsn.database } : {}),
+    ...(dsn.socketPath ? { socketPath: dsn.socketPath } : {}),
+    ...(dsn.ssl ? { ssl: {} } : {}),
+    connectTimeout: options.connectTimeoutMs ?? 5_000,
+    connectAttributes: { program_name: "pooltuner-probe" },
+    // mysql2 preallocates its prepared-statement cache (16,000 slots, ~0.5 MB) per connection; the probe never
+    // prepares statements, and the controller probes many databases at once.
+    maxPreparedStatements: 1,
+  });
+  // A fatal error after connect is also reported by the pending query; without a listener it would crash.
+  conn.on("error", () => {});
+  return conn;
+}
+
+function queryOn(c: Connection, options: ProbeOptions): (sql: string) => Promise<Row[]> {
+  const timeout = options.queryTimeoutMs ?? 5_000;
+  return async (sql) => {
+    const [rows] = await c.query({ sql, timeout });
+    return rows as Row[];
+  };
 }
 
 async function read(query: (sql: string) => Promise<Row[]>, target: string): Promise<ProbeResult> {

@@ -26,15 +26,26 @@ export class Damper {
   }
 
   /** Until when `a` waits because the same change failed recently; undefined when it may go. */
-  failedUntil(a: Action, now: number): number | undefined {
+  failedUntil(a: Pick<Action, "workload" | "to">, now: number): number | undefined {
     const f = this.failures.get(a.workload);
     if (!f || f.target !== targetOf(a.to)) return undefined;
     const until = f.at + this.failureBackoffMs;
     return now < until ? until : undefined;
   }
 
+  /** The workload is gone (or was replaced by a new object of the same name): nothing of it is remembered. */
+  forget(workload: string): void {
+    this.failures.delete(workload);
+    this.seen.delete(workload);
+  }
+
   failed(a: Action, at: number): void {
     this.failures.set(a.workload, { target: targetOf(a.to), at });
+  }
+
+  /** Workloads remembered, for tests of bounded memory. */
+  size(): number {
+    return new Set([...this.failures.keys(), ...this.seen.keys()]).size;
   }
 
   applied(a: Action): void {

@@ -1,10 +1,18 @@
 // Polls every configured database through its driver (the database seam) and keeps what the planner needs:
 // the live limits, and other clients' connections smoothed over a window (a brief dip must not inflate the budget).
 // The reconcile pass asks it for a DatabaseSnapshot; a database that does not answer yields none.
+// Each database is read over one long-lived connection (the driver's ProbeSession): when the server is full, a new
+// connection is refused, and that is exactly when the limits are needed. close() ends them on shutdown.
 import type { DatabaseSnapshot } from "../core/index.js";
 import type { DatabaseAddress } from "../sources/account.js";
 import type { DatabaseConfig } from "./config.js";
-import { type DatabaseDriver, DatabaseProbeError, type DatabaseReading, type UsageSample } from "./database-probe.js";
+import {
+  type DatabaseDriver,
+  DatabaseProbeError,
+  type DatabaseReading,
+  type ProbeSession,
+  type UsageSample,
+} from "./database-probe.js";
 import { addressOf, driverFor } from "./drivers.js";
 
 export type DatabaseStatus =
@@ -16,6 +24,8 @@ export interface MonitorOptions {
   readonly now: () => number;
   /** The driver per URL; default: by scheme (src/runtime/drivers.ts). */
   readonly driverFor?: (url: string) => DatabaseDriver;
+  /** Told after every probe: how long it took (s), whether it answered, and when it ended (ms, `now`). */
+  readonly onProbe?: (database: string, seconds: number, ok: boolean, at: number) => void;
 }
 
 interface Tracked {
@@ -23,11 +33,15 @@ interface Tracked {
   status?: DatabaseStatus;
   /** Raw connections per user over the window; unmanaged is derived per plan from the managed users. */
   samples: UsageSample[];
+  session?: ProbeSession;
+  /** The read in progress: polls of one database never overlap (they share its one connection). */
+  inflight?: Promise<boolean>;
 }
 
 export class DatabaseMonitor {
   private readonly tracked = new Map<string, Tracked>();
   private readonly driverOf: (url: string) => DatabaseDriver;
+  private closed = false;
 
   constructor(
     databases: readonly DatabaseConfig[],
@@ -59,13 +73,37 @@ export class DatabaseMonitor {
    * Probe one database now. Returns true when what the planner sees may have changed
    * (limits, reachability, or other clients' usage).
    */
-  async poll(name: string): Promise<boolean> {
+  poll(name: string): Promise<boolean> {
     const t = this.tracked.get(name);
-    if (!t) return false;
+    if (!t || this.closed) return Promise.resolve(false);
+    t.inflight ??= this.read(t).finally(() => {
+      t.inflight = undefined;
+    });
+    return t.inflight;
+  }
+
+  /** Ends every database's connection (shutdown); later polls do nothing. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.release();
+  }
+
+  /** Ends every database's connection; a later poll opens a new one (one-shot runs such as `compose --once`). */
+  async release(): Promise<void> {
+    for (const t of this.tracked.values()) {
+      await t.inflight?.catch(() => {});
+      await t.session?.close();
+      t.session = undefined;
+    }
+  }
+
+  private async read(t: Tracked): Promise<boolean> {
     const before = t.status;
     const at = this.options.now();
+    const started = performance.now();
     try {
-      const reading = await this.driverOf(t.config.url).probe(t.config.url);
+      t.session ??= this.driverOf(t.config.url).open(t.config.url);
+      const reading = await t.session.read();
       t.status = { ok: true, at, reading };
       t.samples.push({ at, byUser: reading.connectionsByUser });
       t.samples = t.samples.filter((s) => s.at > at - this.options.windowMs);
@@ -75,6 +113,7 @@ export class DatabaseMonitor {
       t.status = { ok: false, at, kind, message };
     }
     const now = t.status;
+    this.options.onProbe?.(t.config.name, (performance.now() - started) / 1000, now.ok, this.options.now());
     if (!before || before.ok !== now.ok) return true;
     // Full after unreachable (or back) changes what the pass may do.
     if (!before.ok || !now.ok) return !before.ok && !now.ok && before.kind !== now.kind;
@@ -101,5 +140,11 @@ export class DatabaseMonitor {
 
 /** What the planner reads from a reading, in a comparable form (the rest drifts without changing any plan). */
 function readingKey(r: DatabaseReading): string {
-  return JSON.stringify([r.maxConnections, r.maxUserConnections, r.connectionsByUser, r.accountLimits]);
+  return JSON.stringify([
+    r.maxConnections,
+    r.maxUserConnections,
+    r.connectionsByUser,
+    r.accountLimits,
+    r.databaseLimits ?? [],
+  ]);
 }

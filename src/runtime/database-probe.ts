@@ -51,6 +51,8 @@ export interface DatabaseReading {
   }[];
   /** False when per-account limits could not be read: only the global cap is then planned for. */
   readonly accountLimitsReadable: boolean;
+  /** Per-database connection limits where the engine has them (PostgreSQL's datconnlimit); absent for MySQL. */
+  readonly databaseLimits?: readonly { readonly database: string; readonly maxConnections: number }[];
   /** Optional reads that failed, one line each. */
   readonly warnings: readonly string[];
 }
@@ -76,12 +78,23 @@ export interface ProbeOptions {
   readonly queryTimeoutMs?: number;
 }
 
+/**
+ * A probe that keeps its connection open between reads (the daemons): a full server still answers a connection
+ * that is already in. `read()` reconnects when the connection died; `close()` ends it for good.
+ */
+export interface ProbeSession<R extends DatabaseReading = DatabaseReading> {
+  read(): Promise<R>;
+  close(): Promise<void>;
+}
+
 /** A database engine as the rest of pooltuner sees it. */
 export interface DatabaseDriver<R extends DatabaseReading = DatabaseReading> {
   /** URL schemes it serves, without the colon or a `+dialect` suffix (`mysql`, `mariadb`). */
   readonly schemes: readonly string[];
   /** Reads the server once. Throws DatabaseUrlError or DatabaseProbeError, nothing else expected. */
   probe(url: string, options?: ProbeOptions): Promise<R>;
+  /** A long-lived probe of `url` (no connection until the first read). Throws DatabaseUrlError for a bad URL. */
+  open(url: string, options?: ProbeOptions): ProbeSession<R>;
   /** The planner's view of a reading (per-account limits, other clients at their highest over the window). */
   snapshot(input: SnapshotInput<R>): DatabaseSnapshot;
   /** host:port the URL points at (to tell which database URL in a workload's env is this database's). Throws DatabaseUrlError. */

@@ -1,9 +1,10 @@
 // The one place a database URL picks its driver. Adding an engine is one folder (src/<engine>/ with a DatabaseDriver)
 // and one line here.
 import { mysqlDriver } from "../mysql/driver.js";
+import { postgresDriver } from "../postgres/driver.js";
 import { type DatabaseDriver, type DatabaseReading, DatabaseUrlError, redactUrl } from "./database-probe.js";
 
-const DRIVERS: readonly DatabaseDriver[] = [mysqlDriver];
+const DRIVERS: readonly DatabaseDriver[] = [mysqlDriver, postgresDriver];
 
 /** The driver for `url`'s scheme (`mysql+pymysql://` counts as `mysql`). Throws DatabaseUrlError for any other. */
 export function driverFor(url: string): DatabaseDriver {

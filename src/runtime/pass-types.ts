@@ -1,7 +1,15 @@
 // What a daemon plugs into the shared reconcile pass (src/runtime/reconcile-pass.ts): an Observer that reads its
 // world into workloads, an Actuator that makes one workload run new pool settings, and Notices that tell people about
 // lasting conditions on a workload. The pass owns everything between them; see docs/architecture.md.
-import type { Action, DatabasePlan, Plan, UpdateMode, WorkloadPlan, WorkloadSnapshot } from "../core/index.js";
+import type {
+  Action,
+  ChangeWindow,
+  DatabasePlan,
+  Plan,
+  UpdateMode,
+  WorkloadPlan,
+  WorkloadSnapshot,
+} from "../core/index.js";
 
 /** Conditions on a workload; each is over (and may be reported again) once a pass no longer raises it. */
 export const CONDITIONS = [
@@ -10,11 +18,18 @@ export const CONDITIONS = [
   "DatabaseUnreachable",
   "DatabaseFull",
   "Infeasible",
+  /** A rollout pooltuner started is past the rollout timeout: its database is frozen until it ends. */
   "RolloutStuck",
+  /** Paused by a person while a decrease is needed: raised on every pass, and told again every interval. */
+  "Paused",
   /** A decrease held: the workload's own connections may be among other clients' (decide(): account-unknown). */
   "AccountUnknown",
   /** An unknown-workers workload shares its database user with planned ones (managedUsers()). */
   "AccountShared",
+  /** Names a database it may not use (its namespace is not allowed, or its weight is above the cap). */
+  "NotAllowed",
+  /** Advice: the rollout surge lowers the workload's cap; maxSurge 0 would give each process more (plan surge-cost). */
+  "SurgeCost",
 ] as const;
 export type ConditionReason = (typeof CONDITIONS)[number];
 
@@ -28,8 +43,18 @@ export interface Condition {
 export interface ObservedWorkload {
   /** The planner's id (`kube:ns/Deployment/web`, `compose:project/service`). */
   readonly id: string;
+  /**
+   * What tells a new object under the same id from the old one (the Kubernetes uid): the pass's memory of a
+   * workload (failed changes, increases seen) ends with the object, never passes to its successor.
+   */
+  readonly instance?: string;
   /** Opted in and on a configured database: planned and possibly changed. Others only have mistakes to report. */
   readonly managed: boolean;
+  /**
+   * Opted in but not allowed on the database (tenancy): not planned, and its database user, when known, is never one
+   * of the managed users, so all of that user's connections count as other clients' (conservative).
+   */
+  readonly refused?: { readonly account?: string };
   /** The planner's view; absent when it cannot be read (its usage is then unknown: no increase on its database). */
   readonly snapshot?: WorkloadSnapshot;
   /** Already `off` when its configuration has errors or the daemon runs recommend-only. */
@@ -38,12 +63,39 @@ export interface ObservedWorkload {
   readonly lastAppliedAt?: number;
   /** A rollout or recreation is still in progress: nothing else on its database changes meanwhile. */
   readonly rollingOut: boolean;
+  /** Paused by a person, naming where (`pooltuner.io/paused annotation of Namespace shop`): never changed. */
+  readonly paused?: string;
+  /** Its own change windows (the `change-window` key): replace its database's for its increases. */
+  readonly changeWindows?: readonly ChangeWindow[];
+  /**
+   * A rollout pooltuner started is past the rollout timeout: nothing on its database changes until it completes or
+   * a person acts on the workload (the shell says what counts). The text says why, for people.
+   */
+  readonly stuck?: string;
   /** Its rollouts start new pods before the old ones have drained (RollingUpdate): see core drainingPeak(). */
   readonly drainsDuringRollout: boolean;
   readonly errors: readonly string[];
   readonly warnings: readonly string[];
   /** Conditions the daemon found while observing (a stuck rollout). */
   readonly conditions?: readonly Condition[];
+  /** The database's limits as an earlier run recorded them on the workload (see LastKnownLimits). */
+  readonly lastKnownLimits?: LastKnownLimits;
+}
+
+/**
+ * A database's limits as pooltuner last read them, kept where a fresh process finds them (the Kubernetes status
+ * annotation). Used only when the server is full and this process has never read it: then only decreases are
+ * planned from them, never an increase, and the pass says they are stale.
+ */
+export interface LastKnownLimits {
+  readonly database: string;
+  readonly maxConnections: number;
+  /** What the managed workloads could hold together at their peak then (limit − reserve − other clients). */
+  readonly usable: number;
+  /** When they were recorded (ms since the epoch). */
+  readonly at: number;
+  /** Where, for people: `pooltuner.io/status annotation of kube:ns/Deployment/web`. */
+  readonly from: string;
 }
 
 export interface Observer<W extends ObservedWorkload> {
@@ -59,6 +111,8 @@ export interface ActContext {
   readonly now: number;
   /** `id: decrease pool_size+max_overflow 2+3 -> 1+1 (peak 40 -> 16, budget 18)`, for logs and events. */
   readonly summary: string;
+  /** Paused (the workload, its namespace or the global switch): the status says so. */
+  readonly paused?: boolean;
 }
 
 export type ActOutcome =
@@ -114,6 +168,8 @@ export interface PassReport {
   readonly plan?: Plan;
   /** The server was full: planned from its last answer, decreases only. */
   readonly decreasesOnly?: boolean;
+  /** The server was full and never answered this process: planned from limits an earlier run recorded. */
+  readonly lastKnown?: LastKnownLimits;
   /** `containers`: what was recreated (compose); empty for a rollout. */
   readonly applied: readonly {
     readonly workload: string;

@@ -5,18 +5,22 @@
 //
 // Database view: the monitor's last answer, if it is fresh (older than probeMaxAgeMs counts as none: nothing is
 // planned on stale data). When the probe itself got error 1040 (the server is full: exactly when the pools are too
-// big), the last good answer is used and only decreases may go; any other failure changes nothing.
+// big), the last good answer is used and only decreases may go; a process that has no answer of its own yet plans
+// those decreases from the limits an earlier run recorded on the workloads (src/runtime/last-known.ts, stale, never
+// for an increase); any other failure changes nothing.
 // Gates, after decide() has picked at most one action: the same change failed recently (backoff), the server is
 // full (decreases only), a workload of the database cannot be read (its usage is unknown: no increase), and the
 // actuator's own hold (pods still terminating). Conditions go to the daemon's Notices; plan findings and database
 // conditions are logged once while they last.
 import {
   type Action,
+  type ChangeWindow,
   type Damping,
   type DatabasePlan,
   type DatabaseSnapshot,
   decide,
   drainingPeak,
+  overBudget,
   type Plan,
   type Policy,
   plan,
@@ -25,12 +29,23 @@ import {
 } from "../core/index.js";
 import { Damper } from "./damper.js";
 import type { DatabaseMonitor } from "./database-monitor.js";
+import { type LastKnownStore, lastKnownSnapshot } from "./last-known.js";
 import { type LogLevel, LogOnce } from "./log-once.js";
 import type { Logger } from "./logger.js";
 import { managedUsers } from "./managed-users.js";
-import type { Metrics } from "./metrics.js";
+import { type Metrics, workloadLabels } from "./metrics.js";
 import { describe, Raised, Telling } from "./pass-telling.js";
-import type { Actuator, Deferred, Notices, ObservedWorkload, Observer, PassReport } from "./pass-types.js";
+import type {
+  Actuator,
+  Deferred,
+  LastKnownLimits,
+  Notices,
+  ObservedWorkload,
+  Observer,
+  PassReport,
+} from "./pass-types.js";
+import type { RestartCoordinator } from "./restart-coordinator.js";
+import type { ConditionNow, WebhookNotifier } from "./webhooks.js";
 
 export interface PassOptions<W extends ObservedWorkload> {
   readonly monitor: DatabaseMonitor;
@@ -50,6 +65,26 @@ export interface PassOptions<W extends ObservedWorkload> {
   readonly now: () => number;
   /** How people set a workload's account where they look, e.g. `pooltuner.io/account annotation`. */
   readonly accountKey: string;
+  /** Where limits are kept for a later process beyond the workloads themselves (compose: a file). */
+  readonly lastKnown?: LastKnownStore;
+  /** The global switch (`paused: true` in the config file): every workload is planned and counted, none changed. */
+  readonly paused?: boolean;
+  /**
+   * While a paused workload needs a decrease, the pass is due again this soon, so its Warning is told every interval
+   * (a daemon whose loop runs every poll interval anyway leaves it unset).
+   */
+  readonly pausedRepeatMs?: number;
+  /**
+   * The daemon-wide restart limits (a cap on restarts in progress across databases, restarts per hour), shared by
+   * every database's pass; absent: one restart per database at a time and no more.
+   */
+  readonly restarts?: RestartCoordinator;
+  /** The change windows of a database's workloads (increases only); undefined: any time. */
+  readonly changeWindows?: (database: string) => readonly ChangeWindow[] | undefined;
+  /** The wall clock change windows are read against; default `now` (tests move it, the rest keeps real time). */
+  readonly wallClock?: () => number;
+  /** Webhooks told of applies and of conditions as they start (src/runtime/webhooks.ts). */
+  readonly notifier?: WebhookNotifier;
 }
 
 export interface PassResult {
@@ -59,12 +94,20 @@ export interface PassResult {
 
 /** What the pass plans against: the answer, or why there is none. */
 type DatabaseView =
-  | { readonly snapshot: DatabaseSnapshot; readonly decreasesOnly: boolean; readonly observed?: number }
+  | {
+      readonly snapshot: DatabaseSnapshot;
+      readonly decreasesOnly: boolean;
+      readonly observed?: number;
+      /** Planned from limits an earlier run recorded (the server is full and never answered this process). */
+      readonly lastKnown?: LastKnownLimits;
+    }
   | { readonly snapshot?: undefined; readonly why?: string; readonly stale: boolean };
 
 export class ReconcilePass<W extends ObservedWorkload> {
   private readonly damper: Damper;
   private readonly lastGood = new Map<string, DatabaseSnapshot>();
+  /** Per database, the workloads of its last pass and their instance: the memory of those gone is dropped. */
+  private readonly known = new Map<string, Map<string, string | undefined>>();
   private readonly once: LogOnce;
   private readonly tell: Telling<W>;
 
@@ -75,7 +118,20 @@ export class ReconcilePass<W extends ObservedWorkload> {
   }
 
   async run(database: string): Promise<PassResult> {
+    const started = performance.now();
+    try {
+      return await this.runTimed(database);
+    } finally {
+      this.o.metrics.reconcileDuration.observe({ database }, (performance.now() - started) / 1000);
+    }
+  }
+
+  private async runTimed(database: string): Promise<PassResult> {
     const members = await this.o.observer.observe(database);
+    this.forgetGone(database, members);
+    const restarts = this.o.restarts;
+    restarts?.observed(database, (id) => members.some((w) => w.id === id && w.rollingOut));
+    const asked = { restart: false };
     const raised = new Raised(this.o.notices);
     for (const w of members) {
       if (w.errors.length > 0) await raised.raise(w, "InvalidConfiguration", w.errors);
@@ -86,12 +142,16 @@ export class ReconcilePass<W extends ObservedWorkload> {
       if (!this.o.monitor.has(database)) return { report: empty(database, "not-configured") };
       const ours = members.filter((w) => w.managed);
       const plannable = ours.filter((w) => w.snapshot !== undefined);
-      const managed = managedUsers(plannable.map((w) => w.snapshot ?? never()));
+      const refused = members.flatMap((w) => (w.refused ? [{ id: w.id, ...w.refused }] : []));
+      const managed = managedUsers(
+        plannable.map((w) => w.snapshot ?? never()),
+        refused,
+      );
       for (const x of managed.warnings) {
         const w = plannable.find((p) => p.id === x.workload);
         if (w) await raised.raise(w, "AccountShared", [`${x.workload}: ${x.message}`]);
       }
-      const view = this.view(database, managed.users);
+      const view = await this.view(database, managed.users, ours);
       if (!view.snapshot) return await this.unreachable(database, ours, view, raised);
       let thePlan: Plan;
       try {
@@ -103,13 +163,33 @@ export class ReconcilePass<W extends ObservedWorkload> {
         this.o.log.error({ database }, `${database}: cannot plan: ${errText(err)}`);
         return { report: { ...empty(database, "cannot-plan"), skipped: errText(err) } };
       }
-      return await this.decideAndAct(database, thePlan, view, plannable, ours.length - plannable.length, raised);
+      return await this.decideAndAct(database, thePlan, view, plannable, ours.length - plannable.length, raised, asked);
     } finally {
       raised.settle(members);
+      if (!asked.restart) restarts?.none(database, this.o.now());
+      this.o.notifier?.conditions(database, notifiable(raised.all));
     }
   }
 
-  private view(database: string, users: ReadonlySet<string>): DatabaseView {
+  /** Workloads the pass remembers something of (tests of bounded memory under churn). */
+  remembered(): number {
+    let n = this.damper.size();
+    for (const m of this.known.values()) n += m.size;
+    return n;
+  }
+
+  /** Drops what the pass remembers of workloads that left the database or were replaced: bounded under churn. */
+  private forgetGone(database: string, members: readonly W[]): void {
+    const before = this.known.get(database) ?? new Map<string, string | undefined>();
+    const now = new Map(members.map((w) => [w.id, w.instance]));
+    for (const [id, instance] of before) {
+      if (!now.has(id) || now.get(id) !== instance) this.damper.forget(id);
+    }
+    if (now.size > 0) this.known.set(database, now);
+    else this.known.delete(database);
+  }
+
+  private async view(database: string, users: ReadonlySet<string>, ours: readonly W[]): Promise<DatabaseView> {
     const status = this.o.monitor.status(database);
     const now = this.o.now();
     if (!status) return { stale: false };
@@ -124,7 +204,19 @@ export class ReconcilePass<W extends ObservedWorkload> {
     }
     const last = this.lastGood.get(database);
     if (status.kind === "server-full" && last) return { snapshot: last, decreasesOnly: true };
-    return { why: `${status.kind}: ${status.message}`, stale: false };
+    const known =
+      status.kind === "server-full"
+        ? lastKnownSnapshot(database, [
+            ...ours.map((w) => w.lastKnownLimits),
+            await this.o.lastKnown?.read(database).catch(() => undefined),
+          ])
+        : undefined;
+    if (known) return { snapshot: known.snapshot, decreasesOnly: true, lastKnown: known.limits };
+    const none =
+      status.kind === "server-full"
+        ? "; no limits known from an earlier run (no workload of it carries them), so there is nothing to plan from"
+        : "";
+    return { why: `${status.kind}: ${status.message}${none}`, stale: false };
   }
 
   private async unreachable(
@@ -150,27 +242,45 @@ export class ReconcilePass<W extends ObservedWorkload> {
   private async decideAndAct(
     database: string,
     thePlan: Plan,
-    view: { decreasesOnly: boolean; observed?: number },
+    view: { decreasesOnly: boolean; observed?: number; lastKnown?: LastKnownLimits },
     plannable: readonly W[],
     unreadable: number,
     raised: Raised<W>,
+    asked: { restart: boolean },
   ): Promise<PassResult> {
     const dbPlan = thePlan.databases[0] ?? never();
     const { metrics } = this.o;
+    if (!view.decreasesOnly) await this.remember(database, dbPlan);
     metrics.reachable.set({ database }, view.decreasesOnly ? 0 : 1);
     metrics.recordDatabase(dbPlan, view.observed);
     for (const p of thePlan.workloads) metrics.recordWorkload(p);
-    await this.tell.database(database, thePlan, dbPlan, view.decreasesOnly, plannable, raised);
+    await this.tell.database(database, thePlan, dbPlan, view, plannable, raised);
 
     const now = this.o.now();
     const planOf = new Map(thePlan.workloads.map((p) => [p.id, p]));
     const states = new Map<string, WorkloadState>();
-    for (const w of plannable) states.set(w.id, this.stateOf(w, planOf.get(w.id) ?? never(), now));
-    const decision = dbPlan.feasible ? decide(thePlan, states, now, this.o.damping) : { apply: [], deferred: [] };
+    const windows = this.o.changeWindows?.(database);
+    for (const w of plannable) {
+      const state = this.stateOf(w, planOf.get(w.id) ?? never(), now);
+      const own = w.changeWindows ?? windows;
+      states.set(w.id, own ? { ...state, changeWindows: own } : state);
+    }
+    const wallNow = this.o.wallClock?.() ?? now;
+    const decision = dbPlan.feasible
+      ? decide(thePlan, states, now, this.o.damping, wallNow)
+      : { apply: [], deferred: [] };
     const deferred: Deferred[] = [...decision.deferred];
     await this.tell.held(thePlan, deferred, plannable, raised);
+    await this.tell.paused(database, thePlan, deferred, plannable, (w) => this.pausedBy(w), raised);
     let apply = this.gate(decision.apply, view.decreasesOnly, unreadable, now, deferred);
-    let requeue: number | undefined = plannable.some((w) => w.rollingOut) ? this.o.recheckMs : undefined;
+    // A rollout in progress, or a stuck one of pooltuner's (its completion ends the freeze), is looked at again soon.
+    let requeue: number | undefined = plannable.some((w) => w.rollingOut || w.stuck !== undefined)
+      ? this.o.recheckMs
+      : undefined;
+    const pausedDecrease = deferred.some(
+      (d) => d.reason === "paused" && thePlan.workloads.find((p) => p.id === d.workload)?.change === "decrease",
+    );
+    if (pausedDecrease && this.o.pausedRepeatMs !== undefined) requeue = min(requeue, this.o.pausedRepeatMs);
     if (apply.length > 0 && this.o.actuator.hold) {
       const reason = await this.o.actuator.hold(plannable, now);
       if (reason) {
@@ -179,17 +289,54 @@ export class ReconcilePass<W extends ObservedWorkload> {
         requeue = this.o.recheckMs;
       }
     }
+    const restart = apply[0];
+    if (restart && this.o.restarts) {
+      asked.restart = true;
+      const mine = thePlan.workloads.filter((p) => p.database === database && p.workers !== "unknown");
+      const admission = this.o.restarts.request(
+        {
+          database,
+          workload: restart.workload,
+          change: restart.change,
+          overBudget: overBudget(
+            mine.map((p) => p.current.peak),
+            dbPlan.usable,
+          ),
+        },
+        now,
+      );
+      if (!admission.go) {
+        deferred.push({
+          workload: restart.workload,
+          reason: admission.reason,
+          ...(admission.until !== undefined ? { until: admission.until } : {}),
+        });
+        apply = [];
+        requeue = min(requeue, this.o.recheckMs);
+      }
+    }
     for (const d of deferred) if (d.until !== undefined) requeue = min(requeue, Math.max(100, d.until - now + 50));
     this.tell.deferred(database, deferred);
+    metrics.recordDeferred(database, deferred);
+    if (this.o.restarts) metrics.restartsInProgress.set(this.o.restarts.inProgress());
 
-    const acted = await this.act(database, thePlan, dbPlan, plannable, apply, states, now);
+    let acted: Awaited<ReturnType<typeof this.act>>;
+    try {
+      acted = await this.act(database, thePlan, dbPlan, plannable, apply, states, now);
+    } catch (err) {
+      // Nothing is known to have started: the slot is not kept for it.
+      if (restart && apply.length > 0) this.o.restarts?.release(database, this.o.now(), false);
+      throw err;
+    }
     if (acted.requeue !== undefined) requeue = min(requeue, acted.requeue);
+    if (this.o.restarts) metrics.restartsInProgress.set(this.o.restarts.inProgress());
     return {
       report: {
         database,
         outcome: "planned",
         plan: thePlan,
         ...(view.decreasesOnly ? { decreasesOnly: true } : {}),
+        ...(view.lastKnown ? { lastKnown: view.lastKnown } : {}),
         applied: acted.applied,
         failed: acted.failed,
         deferred,
@@ -199,15 +346,40 @@ export class ReconcilePass<W extends ObservedWorkload> {
     };
   }
 
+  /** Keeps the limits of a fresh answer for a process started while the server is full (LastKnownStore). */
+  private async remember(database: string, dbPlan: DatabasePlan): Promise<void> {
+    try {
+      await this.o.lastKnown?.remember({
+        database,
+        maxConnections: dbPlan.limit,
+        usable: dbPlan.usable,
+        at: this.o.now(),
+      });
+      this.once.say(`${database}/last-known`, new Map(), { database });
+    } catch (err) {
+      const line = `cannot keep the last known limits of ${database}: ${errText(err)}`;
+      this.once.say(`${database}/last-known`, new Map([[line, "warn" as LogLevel]]), { database });
+    }
+  }
+
   private stateOf(w: W, p: WorkloadPlan, now: number): WorkloadState {
     const seen = this.damper.increaseSeenAt(p, now);
+    const failedUntil = p.recommended ? this.damper.failedUntil({ workload: p.id, to: p.recommended }, now) : undefined;
     return {
       updateMode: w.updateMode,
       ...(w.lastAppliedAt !== undefined ? { lastAppliedAt: w.lastAppliedAt } : {}),
       ...(seen !== undefined ? { increaseSeenAt: seen } : {}),
       rollingOut: w.rollingOut,
+      ...(this.pausedBy(w) !== undefined ? { paused: true } : {}),
+      ...(w.stuck !== undefined ? { stuck: true } : {}),
       drainingPeak: drainingPeak(p, w.drainsDuringRollout),
+      ...(failedUntil !== undefined ? { failedUntil } : {}),
     };
+  }
+
+  /** Where a workload is paused, for people; undefined when it is not. */
+  private pausedBy(w: W): string | undefined {
+    return w.paused ?? (this.o.paused ? "paused: true in the configuration file" : undefined);
   }
 
   /** The pass's own rules over decide()'s pick: backoff after a failure, a full server, unreadable workloads. */
@@ -255,22 +427,29 @@ export class ReconcilePass<W extends ObservedWorkload> {
         : {};
       if (action && !actuator.dryRun) log.info(fields, `applying ${summary}`);
       const updateMode = states.get(w.id)?.updateMode ?? "off";
-      const out = await actuator.act(w, action, { database, plan: p, databasePlan: dbPlan, updateMode, now, summary });
+      const paused = this.pausedBy(w) !== undefined;
+      const ctx = { database, plan: p, databasePlan: dbPlan, updateMode, now, summary, ...(paused ? { paused } : {}) };
+      const out = await actuator.act(w, action, ctx);
       if (out.kind === "published") writes += 1;
       if (out.kind === "conflict") {
-        if (action) metrics.patches.inc({ workload: w.id, database, change: action.change, result: "error" });
+        if (action) metrics.patches.inc({ ...workloadLabels(w.id, database), change: action.change, result: "error" });
         requeue = min(requeue, 500);
       }
       if (!action) continue;
+      // A restart that did not start frees its slot (a dry run, a conflict: nothing restarted, not counted either).
+      if ((out.kind === "applied" && out.dryRun) || out.kind === "conflict" || out.kind === "unchanged")
+        this.o.restarts?.release(database, this.o.now(), true);
+      else if (out.kind === "failed") this.o.restarts?.release(database, this.o.now(), false);
       if (out.kind === "applied") {
         this.damper.applied(action);
         if (!out.dryRun) writes += 1;
         const result = out.dryRun ? "dry-run" : "ok";
-        metrics.patches.inc({ workload: w.id, database, change: action.change, result });
+        metrics.patches.inc({ ...workloadLabels(w.id, database), change: action.change, result });
         log.info(
           { ...fields, targets: out.targets },
           `${out.dryRun ? "dry-run: would apply" : "applied"} ${summary}${out.how}`,
         );
+        if (!out.dryRun) this.o.notifier?.applied(database, w.id, `applied ${summary}${out.how}`);
         applied.push({
           workload: w.id,
           change: `${out.dryRun ? "dry-run " : ""}${action.change}`,
@@ -279,7 +458,7 @@ export class ReconcilePass<W extends ObservedWorkload> {
         requeue = min(requeue, this.o.recheckMs);
       } else if (out.kind === "failed") {
         this.damper.failed(action, this.o.now());
-        metrics.patches.inc({ workload: w.id, database, change: action.change, result: "failed" });
+        metrics.patches.inc({ ...workloadLabels(w.id, database), change: action.change, result: "failed" });
         failed.push({ workload: w.id, container: out.target, reason: out.reason, restored: out.restored });
         log.error(
           { ...fields, target: out.target, restored: out.restored },
@@ -294,6 +473,17 @@ export class ReconcilePass<W extends ObservedWorkload> {
     }
     return { applied, failed, writes, requeue };
   }
+}
+
+/** The conditions webhooks are told of: a database's own once (its first line), a stuck rollout per workload. */
+function notifiable(raised: Raised<ObservedWorkload>["all"]): ConditionNow[] {
+  const out: ConditionNow[] = [];
+  for (const r of raised) {
+    const text = r.lines.join("; ");
+    if (r.reason === "RolloutStuck") out.push({ kind: "RolloutStuck", workload: r.workload, text });
+    else if (r.reason === "Infeasible" || r.reason === "DatabaseUnreachable") out.push({ kind: r.reason, text });
+  }
+  return out;
 }
 
 function empty(database: string, outcome: PassReport["outcome"]): PassReport {

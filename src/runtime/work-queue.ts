@@ -14,6 +14,8 @@ export interface WorkQueueOptions {
   readonly maxBackoffMs: number;
   readonly signal: AbortSignal;
   readonly onError?: (key: string, err: unknown, retryInMs: number) => void;
+  /** Metrics: every add, every retry after an error, and the number of keys waiting after each change. */
+  readonly watch?: { added(): void; retried(): void; depth(n: number): void };
 }
 
 export class WorkQueue {
@@ -46,8 +48,10 @@ export class WorkQueue {
   /** Queue `key` no later than `ms` from now; an earlier pending run wins. */
   addAfter(key: string, ms: number): void {
     if (this.options.signal.aborted) return;
+    this.options.watch?.added();
     this.dirty.add(key);
     if (this.handler) this.schedule(key, ms);
+    this.options.watch?.depth(this.dirty.size);
   }
 
   /** Resolves when nothing is pending or running (tests and one-shot runs use it). */
@@ -89,6 +93,7 @@ export class WorkQueue {
     }
     this.running.add(key);
     this.dirty.delete(key);
+    this.options.watch?.depth(this.dirty.size);
     try {
       const result = await this.handler(key);
       this.failures.delete(key);
@@ -98,9 +103,11 @@ export class WorkQueue {
       this.failures.set(key, n);
       const retry = Math.min(this.options.maxBackoffMs, this.options.baseBackoffMs * 2 ** (n - 1));
       this.options.onError?.(key, err, retry);
+      this.options.watch?.retried();
       this.addAfter(key, retry);
     } finally {
       this.running.delete(key);
+      this.options.watch?.depth(this.dirty.size);
       if (this.dirty.has(key) && !this.timers.has(key)) this.schedule(key, this.options.debounceMs);
       this.wakeIdle();
     }

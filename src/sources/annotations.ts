@@ -2,7 +2,7 @@
 // Same keys in both (DESIGN §4). Parsing returns data (STYLE 8): every bad key becomes one finding that names
 // the object and the key; nothing throws. Used by `plan`/`check`, the Kubernetes controller and the compose daemon.
 
-import type { UpdateMode } from "../core/index.js";
+import { type ChangeWindow, parseChangeWindow, type UpdateMode } from "../core/index.js";
 import { MAX_REPLICAS, MAX_WORKERS } from "./bounds.js";
 import { fieldWithValue } from "./shown-value.js";
 
@@ -38,6 +38,22 @@ export interface WorkloadOptions {
   readonly updateMode: UpdateMode;
   /** Database user the workload connects as; workloads sharing it share its connection limits. */
   readonly account?: string;
+  /** Paused by a person: still planned and counted, never changed (a needed decrease warns every interval). */
+  readonly paused: boolean;
+  /**
+   * Kubernetes only: whether a Deployment's old pods keep holding connections after they are told to stop; absent =
+   * derived from the pod spec (a preStop hook or a grace period above 30 s). See core lingeringPods().
+   */
+  readonly oldPodsLinger?: boolean;
+  /**
+   * Application profile: how processes are counted and how the cap is written (src/sources/profiles.ts). Default
+   * `sqlalchemy`; a name the configuration does not know becomes a finding where the profile is resolved.
+   */
+  readonly profile: string;
+  /** Env var holding a single-number cap (threads, maximumPoolSize, pool max); absent: the profile's default. */
+  readonly capEnv?: string;
+  /** When increases may restart it (`Sat 02:00-04:00 Europe/Berlin; Sun 01:00-02:00`); replaces the database's. */
+  readonly changeWindows?: readonly ChangeWindow[];
 }
 
 export const DEFAULT_OPTIONS: WorkloadOptions = {
@@ -46,6 +62,8 @@ export const DEFAULT_OPTIONS: WorkloadOptions = {
   maxOverflowEnv: "DB_MAX_OVERFLOW",
   weight: 1,
   updateMode: "auto",
+  paused: false,
+  profile: "sqlalchemy",
 };
 
 export interface OptionFinding {
@@ -74,17 +92,22 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const DATABASE_NAME = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$/;
 const CONTAINER_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const MAX_WEIGHT = 1_000_000;
+export const PROFILE_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 type Rule<T> = (value: string) => { value: T } | { message: string };
 
 const envName: Rule<string> = (v) =>
   ENV_NAME.test(v) ? { value: v } : { message: "must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*)" };
 
+const trueOrFalse: Rule<boolean> = (v) => {
+  const t = v.trim().toLowerCase();
+  return t === "true" || t === "false" ? { value: t === "true" } : { message: 'must be "true" or "false"' };
+};
+
 const RULES: { [K in Key]: Rule<unknown> } = {
-  enabled: (v) => {
-    const t = v.trim().toLowerCase();
-    return t === "true" || t === "false" ? { value: t === "true" } : { message: 'must be "true" or "false"' };
-  },
+  enabled: trueOrFalse,
+  paused: trueOrFalse,
+  "old-pods-linger": trueOrFalse,
   database: (v) =>
     DATABASE_NAME.test(v) ? { value: v } : { message: "must be a database name (letters, digits, '.', '_', '-')" },
   container: (v) =>
@@ -92,6 +115,13 @@ const RULES: { [K in Key]: Rule<unknown> } = {
   "pool-size-env": envName,
   "max-overflow-env": envName,
   "workers-env": envName,
+  "cap-env": envName,
+  profile: (v) => {
+    const t = v.trim().toLowerCase();
+    return PROFILE_NAME.test(t)
+      ? { value: t }
+      : { message: "must be a profile name (lowercase letters, digits, '-'), such as sqlalchemy, django or hikari" };
+  },
   workers: (v) => {
     const n = /^\d+$/.test(v.trim()) ? Number(v) : Number.NaN;
     return Number.isInteger(n) && n >= 1 && n <= MAX_WORKERS
@@ -115,6 +145,24 @@ const RULES: { [K in Key]: Rule<unknown> } = {
   "update-mode": (v) => {
     const t = v.trim().toLowerCase();
     return t === "auto" || t === "off" ? { value: t } : { message: 'must be "auto" or "off"' };
+  },
+  "change-window": (v) => {
+    const windows: ChangeWindow[] = [];
+    for (const part of v.split(";").map((p) => p.trim())) {
+      if (part === "") continue;
+      const w = parseChangeWindow(part);
+      // The value is not quoted back (a key may hold a pasted secret): the shape says what is expected.
+      if ("error" in w)
+        return {
+          message:
+            'must be change windows: days, HH:MM-HH:MM and optionally an IANA time zone, e.g. "Sat 02:00-04:00" or ' +
+            '"Mon-Fri 22:00-06:00 Europe/Berlin"; separate several with ";" (a zone not given is UTC)',
+        };
+      windows.push(w.window);
+    }
+    return windows.length > 0
+      ? { value: windows }
+      : { message: 'must name at least one window, e.g. "Sat 02:00-04:00"' };
   },
   account: (v) =>
     v.length <= 80 && !/[\s\p{Cc}]/u.test(v)
@@ -173,12 +221,17 @@ export function parseWorkloadOptions(
     maxOverflowEnv: (values["max-overflow-env"] as string | undefined) ?? DEFAULT_OPTIONS.maxOverflowEnv,
     weight: (values.weight as number | undefined) ?? DEFAULT_OPTIONS.weight,
     updateMode: (values["update-mode"] as UpdateMode | undefined) ?? DEFAULT_OPTIONS.updateMode,
+    paused: (values.paused as boolean | undefined) ?? DEFAULT_OPTIONS.paused,
+    profile: (values.profile as string | undefined) ?? DEFAULT_OPTIONS.profile,
+    ...optional("capEnv", values["cap-env"] as string | undefined),
     ...optional("database", values.database as string | undefined),
     ...optional("container", values.container as string | undefined),
     ...optional("workersEnv", values["workers-env"] as string | undefined),
     ...optional("workers", values.workers as number | undefined),
     ...optional("maxReplicas", values["max-replicas"] as number | undefined),
     ...optional("account", values.account as string | undefined),
+    ...optional("oldPodsLinger", values["old-pods-linger"] as boolean | undefined),
+    ...optional("changeWindows", values["change-window"] as ChangeWindow[] | undefined),
   };
 
   if (options.poolSizeEnv === options.maxOverflowEnv) {
@@ -195,6 +248,14 @@ export function parseWorkloadOptions(
       field: `${prefix}workers-env`,
       value: options.workersEnv,
       message: `ignored: ${prefix}workers=${options.workers} is set and wins`,
+    });
+  }
+  if (flavor === "docker" && options.oldPodsLinger !== undefined) {
+    warnings.push({
+      object,
+      field: `${prefix}old-pods-linger`,
+      value: String(options.oldPodsLinger),
+      message: "ignored for Docker: compose recreates stop-first, old containers are gone before new ones start",
     });
   }
   if (flavor === "docker" && options.container !== undefined) {

@@ -10,11 +10,14 @@ import { interpolate, type Lookup, parseEnvFile } from "./dotenv.js";
 import { inFile, type LoadedWorkload, type SourceFinding, type SourceResult } from "./findings.js";
 import { composeWorkloadId, PREFIX } from "./identity.js";
 import { DEFAULT_MAX_FILE_BYTES, type ReadLimits, readInputFile } from "./input-file.js";
+import type { ProfileRegistry } from "./profiles.js";
 import { describe, parseComposeBytes, parseComposeCpus } from "./quantity.js";
 import { type EnvValue, splitArgs } from "./workers.js";
 import { buildWorkload } from "./workload.js";
 
 export interface ComposeInput {
+  /** Profiles the `profile` label may name; default the built-ins. */
+  readonly profiles?: ProfileRegistry;
   /** The path as the user gave it; findings use it. */
   readonly file: string;
   /** The parsed YAML document. */
@@ -28,6 +31,11 @@ export interface ComposeInput {
    * must not make a CI gate read `/etc/shadow` or `../../secrets.env` and report on it.
    */
   readonly allowEnvFileOutside?: boolean;
+  /**
+   * Database names given on the command line. A database label interpolated from the environment keeps its value
+   * only when it is one of these (the command line already shows it); otherwise it is described, never printed.
+   */
+  readonly knownDatabases?: ReadonlySet<string>;
 }
 
 type Json = Record<string, unknown>;
@@ -70,7 +78,16 @@ export async function readCompose(input: ComposeInput): Promise<SourceResult> {
       }
     });
 
-  const project = projectName(input.environment.COMPOSE_PROJECT_NAME ?? str(interp(data.name, "project", "name")), dir);
+  // `name:` interpolated from the environment (`name: ${CI_PROJECT}`) may carry anything the CI has, a token
+  // included, and the project name is part of every workload id printed: it is described by its variables instead.
+  // COMPOSE_PROJECT_NAME is the CI's own setting, not the pull request's, and is used as compose uses it.
+  const interpolatedName = str(interp(data.name, "project", "name"));
+  const nameFromEnvironment =
+    typeof data.name === "string" && interpolatedName !== str(literalOf(data.name)) ? data.name : undefined;
+  const project =
+    input.environment.COMPOSE_PROJECT_NAME === undefined && nameFromEnvironment !== undefined
+      ? projectName(`env-${variablesOf(nameFromEnvironment).join("-")}`, dir)
+      : projectName(input.environment.COMPOSE_PROJECT_NAME ?? interpolatedName, dir);
 
   for (const [service, rawDef] of Object.entries(data.services as Json)) {
     const object = `service ${service}`;
@@ -81,10 +98,13 @@ export async function readCompose(input: ComposeInput): Promise<SourceResult> {
     const labels = labelMap(interp(rawDef.labels, object, "labels"), (message) =>
       errors.push({ file, object, field: "labels", message }),
     );
-    const parsed = parseWorkloadOptions(labels, "docker", object);
-    errors.push(...parsed.errors.map((f) => inFile(file, f)));
-    warnings.push(...parsed.warnings.map((f) => inFile(file, f)));
-    if (!parsed.options.enabled) continue;
+    const parsedAsIs = parseWorkloadOptions(labels, "docker", object);
+    errors.push(...parsedAsIs.errors.map((f) => inFile(file, f)));
+    warnings.push(...parsedAsIs.warnings.map((f) => inFile(file, f)));
+    if (!parsedAsIs.options.enabled) continue;
+    const parsed = describeDatabaseFromEnvironment(parsedAsIs, rawDef.labels, input.knownDatabases, (field, m) =>
+      warnings.push({ file, object, field, message: m }),
+    );
 
     // Labels are already interpolated: do not report their variables twice.
     const { labels: _labels, ...rest } = rawDef;
@@ -92,7 +112,8 @@ export async function readCompose(input: ComposeInput): Promise<SourceResult> {
     const fail = (field: string, message: string) => errors.push({ file, object, field, message });
     const deploy = isMap(def.deploy) ? def.deploy : {};
 
-    const env = await serviceEnv(def, files, lookup, (e) => errors.push({ ...e, object }), fail);
+    const origins = new Map<string, string>();
+    const env = await serviceEnv(def, files, lookup, (e) => errors.push({ ...e, object }), fail, origins);
 
     const replicas = replicaCount(deploy, def, fail, (f, m) => warnings.push({ file, object, field: f, message: m }));
     const resources = limits(deploy, def, fail);
@@ -109,10 +130,23 @@ export async function readCompose(input: ComposeInput): Promise<SourceResult> {
       instances: [{ env, command, resources }],
       replicas,
       rollout,
+      ...(input.profiles ? { profiles: input.profiles } : {}),
     });
     errors.push(...built.errors.map((f) => inFile(file, f)));
     warnings.push(...built.warnings.map((f) => inFile(file, f)));
-    workloads.push({ ...built, file, object, flavor: "docker", options: parsed.options });
+    const envOrigin: Record<string, string> = {};
+    for (const name of [parsed.options.poolSizeEnv, parsed.options.maxOverflowEnv]) {
+      const origin = origins.get(name);
+      if (origin !== undefined) envOrigin[name] = origin;
+    }
+    workloads.push({
+      ...built,
+      file,
+      object,
+      flavor: "docker",
+      options: parsed.options,
+      patchTarget: { envOrigin },
+    });
   }
   return { workloads, errors, warnings };
 }
@@ -131,7 +165,7 @@ async function readDotenv(
   errors: SourceFinding[],
 ): Promise<ReadonlyMap<string, string>> {
   const path = join(files.dir, ".env");
-  const text = await readEnvFile(files.dir, ".env", files.limits, files.allowOutside);
+  const text = await readProjectFile(files.dir, ".env", files.limits, files.allowOutside);
   if (text instanceof Error) {
     errors.push({ file: path, message: text.message });
     return new Map();
@@ -149,11 +183,13 @@ async function serviceEnv(
   lookup: Lookup,
   fileError: (f: { file: string; message: string }) => void,
   fail: (field: string, message: string) => void,
+  /** Filled with where each variable was set last: `env_file <path as written>` or `environment`. */
+  origins: Map<string, string>,
 ): Promise<Map<string, EnvValue>> {
   const env = new Map<string, EnvValue>();
   for (const entry of envFileEntries(def.env_file, (m) => fail("env_file", m))) {
     const shown = isAbsolute(entry.path) ? entry.path : join(files.dir, entry.path);
-    const text = await readEnvFile(files.dir, entry.path, files.limits, files.allowOutside);
+    const text = await readProjectFile(files.dir, entry.path, files.limits, files.allowOutside);
     if (text instanceof Error) {
       fail("env_file", `${shown} ${text.message}`);
       continue;
@@ -164,12 +200,60 @@ async function serviceEnv(
     }
     const parsedFile = parseEnvFile(text, lookup);
     for (const e of parsedFile.errors) fileError({ file: `${shown}:${e.line}`, message: e.message });
-    for (const [k, v] of parsedFile.vars) env.set(k, { kind: "value", value: v });
+    for (const [k, v] of parsedFile.vars) {
+      env.set(k, { kind: "value", value: v });
+      origins.set(k, `env_file ${entry.path}`);
+    }
   }
   for (const [k, v] of environmentEntries(def.environment, lookup, (m) => fail("environment", m))) {
     env.set(k, { kind: "value", value: v });
+    origins.set(k, "environment");
   }
   return env;
+}
+
+/** What `raw` interpolates to with no variable set: what the file itself says (defaults included). */
+function literalOf(raw: unknown): unknown {
+  return deepInterpolate(
+    raw,
+    "",
+    () => undefined,
+    () => undefined,
+  );
+}
+
+/** The variables a compose string refers to (`$VAR`, `${VAR}`, `${VAR:-default}`), in order, once each. */
+function variablesOf(raw: string): string[] {
+  const names = [...raw.replace(/\$\$/g, "").matchAll(/\$\{?([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1] as string);
+  return [...new Set(names)];
+}
+
+const DATABASE_LABEL = `${PREFIX.docker}database`;
+
+/**
+ * The database label when its value came from the environment (`${DB_NAME}`) and is not a database the command line
+ * names: it may be any of the CI's variables, and database names are printed everywhere (table, JSON, errors), so it
+ * becomes `env.DB_NAME` (the variables it uses) and a warning says so.
+ */
+function describeDatabaseFromEnvironment(
+  parsed: ReturnType<typeof parseWorkloadOptions>,
+  rawLabels: unknown,
+  known: ReadonlySet<string> | undefined,
+  warn: (field: string, message: string) => void,
+): ReturnType<typeof parseWorkloadOptions> {
+  const value = parsed.options.database;
+  if (value === undefined || known?.has(value)) return parsed;
+  const raw = labelMap(rawLabels, () => undefined)[DATABASE_LABEL];
+  if (typeof raw !== "string" || str(literalOf(raw)) === value) return parsed;
+  const names = variablesOf(raw);
+  const shown = `env.${names.join(".") || "value"}`;
+  warn(
+    `labels.${DATABASE_LABEL}`,
+    `comes from the environment (${names.map((n) => `$${n}`).join(", ")}) and names no database given on the ` +
+      `command line: shown as ${shown}, its value is not printed (name the database with --max-connections or ` +
+      "--mysql-url/--postgres-url NAME=..., or write the name in the file)",
+  );
+  return { ...parsed, options: { ...parsed.options, database: shown } };
 }
 
 /** compose's rule: lowercase, only [a-z0-9_-], from `name:` or the directory's name. */
@@ -332,10 +416,11 @@ function str(v: unknown): string | undefined {
 }
 
 /**
- * An env file of the project: its text; undefined when it does not exist; an Error whose message completes
- * "<path> ..." for anything else (outside the project folder, a FIFO or folder, too large, no permission).
+ * A file of the project (env file, override, include or extends file): its text; undefined when it does not exist;
+ * an Error whose message completes "<path> ..." for anything else (outside the project folder, a FIFO or folder,
+ * too large, no permission).
  */
-async function readEnvFile(
+export async function readProjectFile(
   dir: string,
   path: string,
   limits: ReadLimits,

@@ -17,8 +17,30 @@ export interface SourceFinding {
 export interface LoadedWorkload extends BuiltWorkload {
   readonly file: string;
   readonly object: string;
+  /** The line the object starts on in `file` (1-based), when read from a file. */
+  readonly line?: number;
   readonly flavor: OptionsFlavor;
   readonly options: WorkloadOptions;
+  /** Where the workload's pool env is written in its source, for `-o patch`; absent for live sources. */
+  readonly patchTarget?: PatchTarget;
+}
+
+/** The object a `-o patch` document changes, and where each pool env var is set today. */
+export interface PatchTarget {
+  /** The object's apiVersion, kind, namespace and name, as written; absent for compose services. */
+  readonly manifest?: {
+    readonly apiVersion: string;
+    readonly kind: string;
+    readonly namespace: string;
+    readonly name: string;
+  };
+  /** The container whose env holds the pool settings; absent for compose services. */
+  readonly container?: string;
+  /**
+   * By env var name: `env` (a literal value a patch can set), `environment` or `env_file <path>` (compose), or a
+   * place a patch of `env` must not fight, such as `ConfigMap app-config key POOL_SIZE`. Absent: not set anywhere.
+   */
+  readonly envOrigin: Readonly<Record<string, string>>;
 }
 
 export interface SourceResult {

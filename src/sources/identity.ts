@@ -22,6 +22,11 @@ export const OPTION_KEYS = [
   "weight",
   "update-mode",
   "account",
+  "paused",
+  "old-pods-linger",
+  "profile",
+  "cap-env",
+  "change-window",
 ] as const;
 export type OptionKey = (typeof OPTION_KEYS)[number];
 
@@ -41,6 +46,22 @@ export function kubeWorkloadId(kind: string, namespace: string, name: string): s
 /** `compose:project/service` for a compose service (from a file or its containers), `docker:name` for a lone container. */
 export function composeWorkloadId(project: string | undefined, service: string | undefined, container = ""): string {
   return project && service ? `compose:${project}/${service}` : `docker:${container}`;
+}
+
+/** The `pooltuner.io/enabled` label: an opt-in a label selector can filter server-side (big clusters, issue 13). */
+export const ENABLED_LABEL = `${PREFIX.kubernetes}enabled`;
+
+/**
+ * A Kubernetes object's option keys: its annotations, plus `pooltuner.io/enabled` from its labels when no annotation
+ * says otherwise (the annotation wins when both are set). Same object back when the label adds nothing.
+ */
+export function kubeOptionKeys(
+  annotations: Readonly<Record<string, string>> | undefined,
+  labels: Readonly<Record<string, string>> | undefined,
+): Readonly<Record<string, string>> | undefined {
+  const label = labels?.[ENABLED_LABEL];
+  if (typeof label !== "string" || annotations?.[ENABLED_LABEL] !== undefined) return annotations;
+  return { ...annotations, [ENABLED_LABEL]: label };
 }
 
 /** Opted in: the `enabled` key is "true" (any case, surrounding spaces ignored, as the option parser reads it). */

@@ -8,10 +8,29 @@ import { open, stat } from "node:fs/promises";
 /** Default cap for one input file (compose file, manifests, env file, sizing table, config). */
 export const DEFAULT_MAX_FILE_BYTES = 4 * 1024 * 1024;
 
+/** Default cap for all input files of one run together (many files under the cap each still add up). */
+export const DEFAULT_MAX_TOTAL_BYTES = 64 * 1024 * 1024;
+
+/** What the files of one run may read together; `used` grows with every file read through the same budget. */
+export interface TotalBudget {
+  readonly maxBytes: number;
+  used: number;
+  /** Set once a file was refused for the total: whoever walks the files stops there. */
+  exceeded: boolean;
+  /** Appended to the message, e.g. "raise it with --max-total-size". */
+  readonly raiseHint?: string;
+}
+
+export function totalBudget(maxBytes: number, raiseHint?: string): TotalBudget {
+  return { maxBytes, used: 0, exceeded: false, ...(raiseHint ? { raiseHint } : {}) };
+}
+
 export interface ReadLimits {
   readonly maxBytes: number;
   /** Appended to the "too large" message, e.g. "raise it with --max-file-size". */
   readonly raiseHint?: string;
+  /** Shared by every file of the run (compose files, manifests, env files). */
+  readonly total?: TotalBudget;
 }
 
 export type InputFile =
@@ -25,6 +44,8 @@ export async function readInputFile(path: string, limits: ReadLimits): Promise<I
   const kind = notRegular(st);
   if (kind) return { ok: false, missing: false, message: `is ${kind}, not a regular file` };
   if (st.size > limits.maxBytes) return { ok: false, missing: false, message: tooLarge(st.size, limits) };
+  const { total } = limits;
+  if (total && total.used + st.size > total.maxBytes) return overTotal(total);
 
   const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY).catch(
     (e: NodeJS.ErrnoException) => e,
@@ -45,6 +66,11 @@ export async function readInputFile(path: string, limits: ReadLimits): Promise<I
       length += bytesRead;
     }
     if (length > limits.maxBytes) return { ok: false, missing: false, message: tooLarge(undefined, limits) };
+    if (total) {
+      // A file that grew after stat counts as read.
+      if (total.used + length > total.maxBytes) return overTotal(total);
+      total.used += length;
+    }
     return { ok: true, text: buffer.subarray(0, length).toString("utf8") };
   } catch (err) {
     return failed(err as NodeJS.ErrnoException);
@@ -64,9 +90,21 @@ function trim(n: number): string {
   return String(Math.round(n * 10) / 10);
 }
 
-function tooLarge(size: number | undefined, limits: ReadLimits): string {
+export function tooLarge(size: number | undefined, limits: ReadLimits): string {
   const what = size === undefined ? "is larger than" : `is ${formatBytes(size)}, more than`;
   return `${what} the ${formatBytes(limits.maxBytes)} allowed for an input file${limits.raiseHint ? ` (${limits.raiseHint})` : ""}`;
+}
+
+function overTotal(total: TotalBudget): InputFile {
+  total.exceeded = true;
+  const hint = total.raiseHint ? `; ${total.raiseHint}` : "";
+  return {
+    ok: false,
+    missing: false,
+    message:
+      `is not read: it would take the input past the ${formatBytes(total.maxBytes)} allowed for all input files ` +
+      `together (${formatBytes(total.used)} read so far${hint})`,
+  };
 }
 
 function notRegular(st: Stats): string | undefined {

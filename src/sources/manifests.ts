@@ -4,8 +4,9 @@
 import type { IntOrPercent, Rollout } from "../core/index.js";
 import { parseWorkloadOptions, type WorkloadOptions } from "./annotations.js";
 import { MAX_REPLICAS } from "./bounds.js";
-import { inFile, type LoadedWorkload, type SourceFinding, type SourceResult } from "./findings.js";
-import { kubeWorkloadId, PREFIX } from "./identity.js";
+import { inFile, type LoadedWorkload, type PatchTarget, type SourceFinding, type SourceResult } from "./findings.js";
+import { kubeOptionKeys, kubeWorkloadId, PREFIX } from "./identity.js";
+import { BUILTIN_REGISTRY, type ProfileRegistry, writtenEnvNames } from "./profiles.js";
 import { describe, parseCpuMillis, parseIntOrPercent, parseMemoryBytes } from "./quantity.js";
 import type { EnvValue } from "./workers.js";
 import { buildWorkload } from "./workload.js";
@@ -35,7 +36,7 @@ export function isKubeDocument(data: unknown): boolean {
   return isMap(data) && typeof data.apiVersion === "string" && typeof data.kind === "string";
 }
 
-export function readManifests(files: readonly ManifestFile[]): SourceResult {
+export function readManifests(files: readonly ManifestFile[], profiles?: ProfileRegistry): SourceResult {
   const errors: SourceFinding[] = [];
   const warnings: SourceFinding[] = [];
   const objects = collect(files, errors);
@@ -52,7 +53,7 @@ export function readManifests(files: readonly ManifestFile[]): SourceResult {
   const seen = new Map<string, string>();
   for (const o of objects) {
     if (!WORKLOAD_KINDS.has(o.kind)) continue;
-    const r = readKubeObject(o, hpas, configMaps);
+    const r = readKubeObject(o, hpas, configMaps, profiles);
     if (r.options.enabled) {
       const id = kubeWorkloadId(o.kind, o.namespace, o.name);
       const first = seen.get(id);
@@ -87,13 +88,18 @@ export interface KubeWorkloadRead {
 export function readKubeWorkload(
   object: unknown,
   hpas: readonly unknown[],
-  context: { readonly file?: string; readonly configMaps?: ReadonlyMap<string, Json> } = {},
+  context: {
+    readonly file?: string;
+    readonly configMaps?: ReadonlyMap<string, Json>;
+    /** Profiles the `profile` annotation may name; default the built-ins. */
+    readonly profiles?: ProfileRegistry;
+  } = {},
 ): KubeWorkloadRead {
   const file = context.file ?? "";
   const o = asKubeObject(object, file);
   if (!o) throw new Error("readKubeWorkload: not a named Kubernetes object");
   const hpaObjects = hpas.flatMap((h) => asKubeObject(h, file) ?? []);
-  return readKubeObject(o, hpaObjects, context.configMaps ?? new Map());
+  return readKubeObject(o, hpaObjects, context.configMaps ?? new Map(), context.profiles);
 }
 
 function asKubeObject(doc: unknown, file: string): KubeObject | undefined {
@@ -110,6 +116,7 @@ function readKubeObject(
   o: KubeObject,
   hpas: readonly KubeObject[],
   configMaps: ReadonlyMap<string, Json>,
+  profiles: ProfileRegistry = BUILTIN_REGISTRY,
 ): KubeWorkloadRead {
   const errors: SourceFinding[] = [];
   const warnings: SourceFinding[] = [];
@@ -118,7 +125,10 @@ function readKubeObject(
     errors.push({ file: o.file, object, field, message, ...(value !== undefined ? { value } : {}) });
   const metadata = isMap(o.body.metadata) ? o.body.metadata : {};
   const parsed = parseWorkloadOptions(
-    isMap(metadata.annotations) ? metadata.annotations : undefined,
+    kubeOptionKeys(
+      isMap(metadata.annotations) ? (metadata.annotations as Record<string, string>) : undefined,
+      isMap(metadata.labels) ? (metadata.labels as Record<string, string>) : undefined,
+    ),
     "kubernetes",
     object,
   );
@@ -134,7 +144,10 @@ function readKubeObject(
 
   const spec = isMap(o.body.spec) ? o.body.spec : {};
   const replicas = wholeNumber(spec.replicas, 1, "spec.replicas", fail);
-  const rollout = o.kind === "StatefulSet" ? ({ type: "Ordered" } as const) : deploymentRollout(spec, fail);
+  const rollout =
+    o.kind === "StatefulSet"
+      ? ({ type: "Ordered" } as const)
+      : withLingering(deploymentRollout(spec, fail), spec, parsed.options.oldPodsLinger);
   const hpa = hpaOf(o, hpas, errors, warnings);
   if (hpa && parsed.options.maxReplicas !== undefined) {
     warnings.push({
@@ -149,12 +162,17 @@ function readKubeObject(
   const cpath = `spec.template.spec.containers[${String(container.name)}]`;
   const env = containerEnv(container, o.namespace, configMaps, cpath, fail);
   const unreadableEnvFrom = envFromUnreadable(container, o.namespace, configMaps);
-  for (const name of [parsed.options.poolSizeEnv, parsed.options.maxOverflowEnv]) {
+  const profile = profiles.get(parsed.options.profile);
+  const written = profile
+    ? writtenEnvNames(profile, parsed.options)
+    : [parsed.options.poolSizeEnv, parsed.options.maxOverflowEnv];
+  for (const name of written) {
     if (!env.has(name) && unreadableEnvFrom.length > 0) {
       env.set(name, { kind: "unreadable", from: `envFrom ${unreadableEnvFrom.join(", ")} (not in these files)` });
     }
   }
-  const command = [...strings(container.command), ...strings(container.args)].map((a) => expandKubeVars(a, env));
+  const rawCommand = [...strings(container.command), ...strings(container.args)];
+  const command = rawCommand.map((a) => expandKubeVars(a, env));
   const resources = containerLimits(container, cpath, fail);
 
   const built = buildWorkload({
@@ -163,14 +181,23 @@ function readKubeObject(
     object,
     prefix: PREFIX.kubernetes,
     options: parsed.options,
-    instances: [{ env, command, resources }],
+    instances: [{ env, command, rawCommand, resources }],
     replicas,
     ...(hpa ? { hpa: { minReplicas: hpa.min, maxReplicas: hpa.max } } : {}),
     rollout,
+    profiles,
   });
   errors.push(...built.errors.map((f) => inFile(o.file, f)));
   warnings.push(...built.warnings.map((f) => inFile(o.file, f)));
-  return result({ ...built, file: o.file, object, flavor: "kubernetes", options: parsed.options });
+  const patchTarget: PatchTarget = {
+    manifest: { apiVersion: o.apiVersion, kind: o.kind, namespace: o.namespace, name: o.name },
+    container: String(container.name),
+    envOrigin: envOrigins(container, o.namespace, configMaps, [
+      parsed.options.poolSizeEnv,
+      parsed.options.maxOverflowEnv,
+    ]),
+  };
+  return result({ ...built, file: o.file, object, flavor: "kubernetes", options: parsed.options, patchTarget });
 }
 
 /** The HPAs that target `o`: the largest maxReplicas is planned for; several are worth a warning. */
@@ -330,6 +357,39 @@ function deploymentRollout(spec: Json, fail: (field: string, message: string, va
   };
 }
 
+/** The grace period Kubernetes gives a pod when the spec does not say (terminationGracePeriodSeconds). */
+const DEFAULT_GRACE_SECONDS = 30;
+
+/**
+ * Whether a RollingUpdate's old pods keep holding their pools after they are told to stop. They do when a container
+ * has a preStop hook (the pod keeps serving while it runs: the common sleep for endpoint propagation) or the grace
+ * period was raised above Kubernetes' 30 s (a slow graceful shutdown was asked for). A Deployment with
+ * `podReplacementPolicy: TerminationComplete` (KEP-3973) starts no replacement before the old pod is gone. The
+ * `old-pods-linger` annotation overrides the derivation either way.
+ */
+function withLingering(rollout: Rollout, spec: Json, override: boolean | undefined): Rollout {
+  if (rollout.type !== "RollingUpdate") return rollout;
+  const lingers = override ?? (spec.podReplacementPolicy !== "TerminationComplete" && podLingers(spec));
+  return lingers ? { ...rollout, oldPodsLinger: true } : rollout;
+}
+
+function podLingers(spec: Json): boolean {
+  const template = isMap(spec.template) ? spec.template : {};
+  const pod = isMap(template.spec) ? template.spec : {};
+  const grace = pod.terminationGracePeriodSeconds;
+  if (typeof grace === "number" && grace > DEFAULT_GRACE_SECONDS) return true;
+  // Init containers with restartPolicy Always are sidecars: they run, and are stopped, with the pod.
+  const containers = [
+    ...(Array.isArray(pod.containers) ? pod.containers : []),
+    ...(Array.isArray(pod.initContainers)
+      ? pod.initContainers.filter((c) => isMap(c) && c.restartPolicy === "Always")
+      : []),
+  ];
+  return containers.some(
+    (c) => isMap(c) && isMap(c.lifecycle) && c.lifecycle.preStop !== undefined && c.lifecycle.preStop !== null,
+  );
+}
+
 function shown(raw: unknown): string {
   return typeof raw === "string" ? `"${raw}"` : String(raw);
 }
@@ -389,6 +449,44 @@ function containerEnv(
     env.set(e.name, { kind: "unreadable", from: what });
   });
   return env;
+}
+
+/**
+ * Where each of `names` is set in the container: `env` for a literal value; the ConfigMap (key), Secret or field
+ * it comes from otherwise; `envFrom` sources that cannot be seen are named with "may set it" (env wins over them).
+ */
+function envOrigins(
+  container: Json,
+  namespace: string,
+  configMaps: ReadonlyMap<string, Json>,
+  names: readonly string[],
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  const list = Array.isArray(container.env) ? container.env.filter(isMap) : [];
+  for (const name of names) {
+    const e = list.find((x) => x.name === name);
+    if (e) {
+      const from = isMap(e.valueFrom) ? e.valueFrom : undefined;
+      if (!from) out[name] = "env";
+      else if (isMap(from.configMapKeyRef))
+        out[name] = `ConfigMap ${String(from.configMapKeyRef.name)} key ${String(from.configMapKeyRef.key)}`;
+      else if (isMap(from.secretKeyRef))
+        out[name] = `Secret ${String(from.secretKeyRef.name)} key ${String(from.secretKeyRef.key)}`;
+      else out[name] = "a valueFrom that is not a ConfigMap";
+      continue;
+    }
+    // envFrom: the last source that has the key wins, as in the kubelet.
+    let found: string | undefined;
+    for (const src of Array.isArray(container.envFrom) ? container.envFrom.filter(isMap) : []) {
+      const prefix = typeof src.prefix === "string" ? src.prefix : "";
+      if (!name.startsWith(prefix)) continue;
+      const cmName = isMap(src.configMapRef) ? String(src.configMapRef.name) : undefined;
+      const cm = cmName !== undefined ? configMaps.get(`${namespace}/${cmName}`) : undefined;
+      if (cm && name.slice(prefix.length) in cm) found = `envFrom ConfigMap ${cmName} key ${name.slice(prefix.length)}`;
+    }
+    if (found) out[name] = found;
+  }
+  return out;
 }
 
 /** envFrom sources whose keys cannot be seen in these files: a pool variable might hide there. */

@@ -14,7 +14,20 @@ export function shownValue(value: string): string {
   return `<a ${value.length}-character value, not shown>`;
 }
 
+const MAX_FIELD = 100;
+
+/**
+ * A key as findings print it: a label or annotation key is the user's own text, so control and format characters
+ * (a newline would forge a second log line, U+202E reverses the text shown) are escaped and a long key is cut.
+ */
+export function shownField(field: string): string {
+  const chars = [...field];
+  const cut = chars.length > MAX_FIELD ? `${chars.slice(0, MAX_FIELD).join("")}… (${chars.length} characters)` : field;
+  return cut.replace(/[\p{Cc}\p{Cf}\u2028\u2029]/gu, (c) => `\\u{${(c.codePointAt(0) ?? 0).toString(16)}}`);
+}
+
 /** `field=value` for findings, with the value through shownValue. */
 export function fieldWithValue(field: string, value: string | undefined): string {
-  return value === undefined ? field : `${field}=${shownValue(value)}`;
+  const shown = shownField(field);
+  return value === undefined ? shown : `${shown}=${shownValue(value)}`;
 }

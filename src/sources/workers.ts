@@ -165,7 +165,10 @@ const SHORT_W_SERVERS = /^(?:.*\/)?(?:gunicorn|hypercorn)(?:\.py)?$/;
  * `$VAR`, `${VAR}`, `${VAR:-default}`, `${VAR-default}` from the env; anything else as is. A variable that cannot be
  * read (a Secret) is reported as such: its default would be a guess.
  */
-function expandShellVar(raw: string, env: EnvView): { value: string } | { unreadable: { name: string; from: string } } {
+export function expandShellVar(
+  raw: string,
+  env: EnvView,
+): { value: string } | { unreadable: { name: string; from: string } } {
   const m = /^\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))$/.exec(raw);
   if (!m) return { value: raw };
   const name = (m[1] ?? m[3]) as string;
@@ -175,7 +178,7 @@ function expandShellVar(raw: string, env: EnvView): { value: string } | { unread
   return { value: m[2] ?? "" };
 }
 
-function positive(raw: string): number | undefined {
+export function positive(raw: string): number | undefined {
   const n = parseWholeNumber(raw);
   return n !== undefined && n >= 1 && n <= MAX_WORKERS ? n : undefined;
 }

@@ -2,11 +2,13 @@
 // WorkloadSnapshot. Shared by compose files, manifest files, the Kubernetes controller and the compose daemon,
 // so every mode reads env values, workers and accounts the same way.
 import type { PoolSettings, Rollout, WorkloadKind, WorkloadSnapshot } from "../core/index.js";
-import { type AccountCandidate, accountCandidates, resolveAccount } from "./account.js";
+import { type AccountCandidate, accountCandidates, catalogFor, resolveAccount } from "./account.js";
 import type { OptionFinding, WorkloadOptions } from "./annotations.js";
 import { MAX_POOL_SETTING } from "./bounds.js";
+import { detectProcesses, detectThreads } from "./processes.js";
+import { BUILTIN_REGISTRY, capWriting, type Profile, type ProfileRegistry } from "./profiles.js";
 import { parseWholeNumber } from "./quantity.js";
-import { detectWorkers, type EnvView } from "./workers.js";
+import type { EnvView, WorkersResult } from "./workers.js";
 
 /** A workload before its database is resolved: the CLI (or the controller's config) settles `database`. */
 export type SourcedWorkloadSnapshot = Omit<WorkloadSnapshot, "database"> & { readonly database?: string };
@@ -27,12 +29,19 @@ export interface WorkloadFacts {
   readonly replicas: number;
   readonly hpa?: { readonly minReplicas: number; readonly maxReplicas: number };
   readonly rollout: Rollout;
+  /** Profiles the `profile` key may name; default the built-ins. */
+  readonly profiles?: ProfileRegistry;
 }
 
 export interface Instance {
   readonly env: EnvView;
   /** Entrypoint + command/args as the container runs them (already split into arguments). */
   readonly command: readonly string[];
+  /**
+   * The same before Kubernetes' `$(VAR)` references were resolved: `--threads $(GUNICORN_THREADS)` is the env var's
+   * to set, where the resolved `--threads 4` would look fixed. Absent: `command` is as written.
+   */
+  readonly rawCommand?: readonly string[];
   readonly resources?: Resources;
 }
 
@@ -42,6 +51,8 @@ type Current = { -readonly [K in keyof PoolSettings]?: number };
 export interface BuiltWorkload {
   readonly workload: SourcedWorkloadSnapshot;
   readonly workersFrom: string;
+  /** The profile the workload is read with (the default when its `profile` names none known). */
+  readonly profile: Profile;
   /** Where the account came from: the `account` key or the user in a database URL in env; absent when unknown. */
   readonly accountFrom?: string;
   /**
@@ -60,10 +71,22 @@ export interface BuiltWorkload {
 export function buildWorkload(f: WorkloadFacts): BuiltWorkload {
   const errors: OptionFinding[] = [];
   const warnings: OptionFinding[] = [];
-  const read = f.instances.map((i) => readInstance(f, i, errors, warnings));
+  const registry = f.profiles ?? BUILTIN_REGISTRY;
+  const named = registry.get(f.options.profile);
+  if (!named) {
+    errors.push({
+      object: f.object,
+      field: `${f.prefix}profile`,
+      value: f.options.profile,
+      message: `unknown profile; known: ${[...registry.keys()].join(", ")} (custom ones come from the configuration file's profiles, or plan/check --profiles); the workload is not planned and not changed`,
+    });
+  }
+  const profile = named ?? (BUILTIN_REGISTRY.get("sqlalchemy") as Profile);
+  // Without its profile nothing else about the workload can be read right: only the profile error is said.
+  const read = f.instances.map((i) => readInstance(f, profile, i, named ? errors : [], named ? warnings : []));
   const first = read[0];
   if (!first) throw new Error(`internal: ${f.object} has no instance`);
-  const counts: (number | "unknown")[] = read.map((r) => r.workers.workers);
+  const counts: (number | "unknown")[] = named ? read.map((r) => r.workers.workers) : ["unknown"];
   const workers = counts.some((n) => n === "unknown") ? "unknown" : Math.max(...(counts as number[]));
   const current = worstCurrent(read.map((r) => r.current));
   const resources = {
@@ -78,16 +101,19 @@ export function buildWorkload(f: WorkloadFacts): BuiltWorkload {
       : resolveAccount(candidates, undefined, f.prefix);
   const account = found.account;
   const accountFrom = found.account !== undefined ? found.from : undefined;
+  const catalog = account !== undefined ? catalogFor(candidates, account) : undefined;
   const workload: SourcedWorkloadSnapshot = {
     id: f.id,
     kind: f.kind,
     ...(f.options.database !== undefined ? { database: f.options.database } : {}),
     ...(account !== undefined ? { account } : {}),
+    ...(catalog !== undefined ? { catalog } : {}),
     replicas: f.replicas,
     ...(f.options.maxReplicas !== undefined ? { maxReplicas: f.options.maxReplicas } : {}),
     ...(f.hpa ? { hpa: f.hpa } : {}),
     rollout: f.rollout,
     workers,
+    writes: capWriting(profile, f.options, first.capEnv, first.atMost),
     ...(Object.keys(resources).length > 0 ? { resources } : {}),
     weight: f.options.weight,
     ...(current && Object.keys(current).length > 0 ? { current } : {}),
@@ -95,6 +121,7 @@ export function buildWorkload(f: WorkloadFacts): BuiltWorkload {
   return {
     workload,
     workersFrom: first.workers.from,
+    profile,
     ...(accountFrom ? { accountFrom } : {}),
     accountCandidates: candidates,
     errors: dedupe(errors),
@@ -102,8 +129,14 @@ export function buildWorkload(f: WorkloadFacts): BuiltWorkload {
   };
 }
 
-function readInstance(f: WorkloadFacts, i: Instance, errors: OptionFinding[], warnings: OptionFinding[]) {
-  const workers = detectWorkers({
+function readInstance(
+  f: WorkloadFacts,
+  profile: Profile,
+  i: Instance,
+  errors: OptionFinding[],
+  warnings: OptionFinding[],
+): { workers: WorkersResult; current: Current; capEnv: string; atMost: Map<string, number> } {
+  let workers = detectProcesses(profile.processes, {
     object: f.object,
     prefix: f.prefix,
     options: f.options,
@@ -113,6 +146,50 @@ function readInstance(f: WorkloadFacts, i: Instance, errors: OptionFinding[], wa
   errors.push(...workers.errors);
   warnings.push(...workers.warnings);
   const current: Current = {};
+  const atMost = new Map<string, number>();
+  if (profile.cap.kind === "single") {
+    let capEnv = f.options.capEnv ?? profile.cap.env;
+    const field = (name: string) => `env ${name}`;
+    if (profile.cap.threads) {
+      const t = detectThreads(i.env, i.rawCommand ?? i.command, capEnv);
+      if (t.kind === "fixed") {
+        current.poolSize = t.threads;
+        errors.push({
+          object: f.object,
+          field: `--threads in ${t.where}`,
+          value: String(t.threads),
+          message: `threads are fixed in ${t.where}, so they are not pooltuner's to set: recommend only (no change is written); write --threads $${capEnv} (or read ${capEnv} in the Gunicorn config) to let pooltuner set them`,
+        });
+      } else if (t.kind === "unknown") {
+        errors.push({
+          object: f.object,
+          field: `${f.prefix}cap-env`,
+          message: `${t.why}; the workload is not planned and not changed until ${capEnv} is set`,
+        });
+        workers = { ...workers, workers: "unknown" };
+      } else {
+        capEnv = t.env;
+        if (t.current !== undefined) current.poolSize = t.current;
+        if (t.unreadable)
+          warnings.push({
+            object: f.object,
+            field: field(t.env),
+            message: `comes from ${t.unreadable}, which cannot be read here; the current setting is assumed`,
+          });
+      }
+      if (current.poolSize !== undefined) current.maxOverflow = 0;
+      return { workers, current, capEnv, atMost };
+    }
+    for (const name of [capEnv, ...(profile.cap.atMost ?? [])]) {
+      const n = readSetting(f, i, name, `${profile.name} ${name === capEnv ? "cap" : "setting"}`, errors, warnings);
+      if (n === undefined) continue;
+      if (name === capEnv) current.poolSize = n;
+      else atMost.set(name, n);
+    }
+    // One number is the whole cap: no overflow, so instances compare by it alone (worstCurrent).
+    if (current.poolSize !== undefined) current.maxOverflow = 0;
+    return { workers, current, capEnv, atMost };
+  }
   for (const [field, name] of [
     ["poolSize", f.options.poolSizeEnv],
     ["maxOverflow", f.options.maxOverflowEnv],
@@ -140,7 +217,39 @@ function readInstance(f: WorkloadFacts, i: Instance, errors: OptionFinding[], wa
       current[field] = n;
     }
   }
-  return { workers, current };
+  return { workers, current, capEnv: f.options.poolSizeEnv, atMost };
+}
+
+/** One env var holding a whole number (-1 .. MAX_POOL_SETTING); undefined when unset, unreadable or bad. */
+function readSetting(
+  f: WorkloadFacts,
+  i: Instance,
+  name: string,
+  what: string,
+  errors: OptionFinding[],
+  warnings: OptionFinding[],
+): number | undefined {
+  const v = i.env.get(name);
+  if (v === undefined || (v.kind === "value" && v.value.trim() === "")) return undefined;
+  if (v.kind === "unreadable") {
+    warnings.push({
+      object: f.object,
+      field: `env ${name}`,
+      message: `comes from ${v.from}, which cannot be read here; the current setting is assumed`,
+    });
+    return undefined;
+  }
+  const n = parseWholeNumber(v.value, { allowNegative: true });
+  if (n === undefined || n < -1 || n > MAX_POOL_SETTING) {
+    errors.push({
+      object: f.object,
+      field: `env ${name}`,
+      value: v.value,
+      message: `must be a whole number from -1 to ${MAX_POOL_SETTING} (${what})`,
+    });
+    return undefined;
+  }
+  return n;
 }
 
 /**

@@ -42,16 +42,27 @@ const KUBE_SH = join(REPO, "scripts/testbed/kube.sh");
 const FIELD_MANAGER = "pooltuner-tests";
 
 /** Runs kube.sh, echoing its progress lines; on failure the error carries the tail of what it printed. */
-async function runKubeSh(args: string[], timeoutMs: number): Promise<void> {
-  const child = spawn("bash", [KUBE_SH, ...args], {
-    env: { ...process.env, POOLTUNER_KUBE_OWNER_PID: String(process.pid) },
+async function runKubeSh(args: string[], timeoutMs: number, env: Record<string, string> = {}): Promise<void> {
+  return runTestbedScript(KUBE_SH, args, timeoutMs, env);
+}
+
+/** Runs a scripts/testbed script the same way (its `[name.sh]` progress lines echoed, the tail kept on failure). */
+export async function runTestbedScript(
+  script: string,
+  args: string[],
+  timeoutMs: number,
+  env: Record<string, string> = {},
+): Promise<void> {
+  const prefix = `[${script.split("/").pop()}]`;
+  const child = spawn("bash", [script, ...args], {
+    env: { ...process.env, ...env, POOLTUNER_KUBE_OWNER_PID: String(process.pid) },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const output: string[] = [];
   const keep = (chunk: Buffer) => {
     const text = chunk.toString();
     output.push(text);
-    for (const line of text.split("\n")) if (line.startsWith("[kube.sh]")) process.stderr.write(`${line}\n`);
+    for (const line of text.split("\n")) if (line.startsWith(prefix)) process.stderr.write(`${line}\n`);
   };
   child.stdout.on("data", keep);
   child.stderr.on("data", keep);
@@ -63,7 +74,7 @@ async function runKubeSh(args: string[], timeoutMs: number): Promise<void> {
     });
     if (code !== 0) {
       const tail = output.join("").split("\n").slice(-60).join("\n");
-      throw new Error(`kube.sh ${args[0]} failed (exit ${code ?? "killed after timeout"}):\n${tail}`);
+      throw new Error(`${prefix.slice(1, -1)} ${args[0]} failed (exit ${code ?? "killed after timeout"}):\n${tail}`);
     }
   } finally {
     clearTimeout(timer);
@@ -73,15 +84,23 @@ async function runKubeSh(args: string[], timeoutMs: number): Promise<void> {
 /**
  * Creates a fresh cluster with a unique name. The binaries must already be built (`kube.sh build`, which
  * scripts/test.sh runs first); a missing binary fails here with the command to run. Leftovers of a crashed run
- * are deleted by kube.sh before the new cluster starts.
+ * are deleted by kube.sh before the new cluster starts. `real-node` leaves out kwok and its fake node, for
+ * scripts/testbed/node.sh to join a real kubelet. `controllers` is kube-controller-manager's --controllers (fake-node
+ * only), e.g. `*,-deployment-controller` for a bench that plays the Deployment controller itself.
  */
-export async function startKubeCluster(label = "run", timeoutMs = 240_000): Promise<KubeCluster> {
+export async function startKubeCluster(
+  label = "run",
+  timeoutMs = 240_000,
+  mode: "fake-node" | "real-node" = "fake-node",
+  options: { controllers?: string } = {},
+): Promise<KubeCluster> {
   const name = `pooltuner-${label}-${process.pid}-${randomBytes(3).toString("hex")}`;
   const dir = await mkdtemp(join(tmpdir(), "pooltuner-kube-"));
   const kubeconfigPath = join(dir, "admin.kubeconfig");
   const started = performance.now();
   try {
-    await runKubeSh(["up", name, kubeconfigPath], timeoutMs);
+    const env: Record<string, string> = options.controllers ? { POOLTUNER_KUBE_CONTROLLERS: options.controllers } : {};
+    await runKubeSh(["up", name, kubeconfigPath, mode], timeoutMs, env);
   } catch (error) {
     await runKubeSh(["down", name], 60_000).catch(() => undefined);
     await rm(dir, { recursive: true, force: true });

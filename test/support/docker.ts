@@ -34,7 +34,7 @@ export function dockerClient(socketPath: string): Docker {
   return new Docker({ socketPath });
 }
 
-export type TestbedCommand = "ensure" | "daemon" | "images" | "status" | "stop";
+export type TestbedCommand = "ensure" | "daemon" | "images" | "status" | "stop" | "crash";
 
 /**
  * Runs `docker.sh <command>`. Its progress goes to this process's stderr as it comes; the result is the last

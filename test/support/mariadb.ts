@@ -126,6 +126,9 @@ async function installDatadir(baseDir: string, label: string): Promise<void> {
         "--auth-root-authentication-method=normal",
         "--skip-test-db",
         "--skip-name-resolve",
+        // Its own temp dir: bootstrap's internal temp tables in the shared /tmp were seen removed under it while
+        // other suites started servers at the same time ("Could not remove temporary table '/tmp/#sql-temptable…'").
+        `--tmpdir=${baseDir}`,
       ],
       { timeout: 60_000, maxBuffer: 4 * 1024 * 1024 },
     );

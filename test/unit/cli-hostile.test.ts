@@ -31,7 +31,11 @@ function refusedInOneLine(r: CliRun, secrets: readonly string[] = [SECRET]): str
   const all = `${r.stdout}${r.stderr}`;
   expect(r.stderr).not.toMatch(/\n\s+at |internal error/);
   for (const s of secrets) expect(all).not.toContain(s);
-  const lines = r.stderr.trimEnd().split("\n");
+  // Daemon logs share stderr (JSON records, checked above for secrets); the refusal is one line besides them.
+  const lines = r.stderr
+    .trimEnd()
+    .split("\n")
+    .filter((l) => !l.startsWith('{"level":'));
   expect(lines).toHaveLength(1);
   expect(r.code).toBe(2);
   return lines[0] as string;
@@ -83,6 +87,30 @@ describe("YAML that costs too much", { timeout: 120_000 }, () => {
     const small = await project("small", `services:\n  web:\n    image: x\n    ${labels()}\n${"#".repeat(2000)}\n`);
     expect(refusedInOneLine(await check(small, "--max-file-size", "1KiB"))).toMatch(/more than the 1 KiB allowed/);
     expect(refusedInOneLine(await check(small, "--max-file-size", "1e300"))).toMatch(/--max-file-size must be a size/);
+  });
+});
+
+describe("many files, each under the cap", { timeout: 120_000 }, () => {
+  it("are capped together: the file that would go past is named, the rest are not read", async () => {
+    const many = join(dir, "many");
+    await mkdir(many);
+    // 12 manifests of about 10 KiB each (a comment pads them): each far under --max-file-size, 120 KiB together.
+    for (let i = 0; i < 12; i++) {
+      const name = `m${String(i).padStart(2, "0")}.yaml`;
+      await writeFile(
+        join(many, name),
+        `apiVersion: v1\nkind: ConfigMap\nmetadata: { name: c${i} }\n# ${"x".repeat(10 * 1024)}\n`,
+      );
+    }
+    const line = refusedInOneLine(await check(many, "--max-total-size", "64KiB"));
+    expect(line).toMatch(
+      /^error: .*many\/m(0[0-9]|1[01])\.yaml: is not read: it would take the input past the 64 KiB allowed for all input files together \([\d.]+ KiB read so far; raise it with --max-total-size\); the \d+ files? after it (are|is) not read either$/,
+    );
+    // The default (64 MiB) reads them all; a bad value is a one-line flag error.
+    expect((await check(many)).stderr).not.toMatch(/allowed for all input files/);
+    expect(refusedInOneLine(await check(many, "--max-total-size", "2TiB"))).toMatch(
+      /--max-total-size must be a size from 1KiB to 1GiB/,
+    );
   });
 });
 
@@ -157,6 +185,41 @@ describe("values that may be secrets are described, never printed", { timeout: 1
     );
     const r = await runCli(["check", file, "--max-connections", "20"], { CI_TOKEN: SECRET }, BOUND_MS);
     expect(refusedInOneLine(r)).toMatch(/io\.pooltuner\.weight=<a 19-character value, not shown>: must be a number/);
+  });
+
+  it("a project name: and a database label interpolated from the CI environment", async () => {
+    // A token that passes as a compose project name and as a database name alike.
+    const token = `ghp_${SECRET.replace(/-/g, "")}`;
+    const file = await project(
+      "interp-names",
+      `name: "\${CI_TOKEN}"\nservices:\n  web:\n    image: x\n    ${labels(`io.pooltuner.database: "\${DB_NAME}"`)}\n`,
+    );
+    const env = { CI_TOKEN: token, DB_NAME: token };
+    for (const format of ["table", "json"]) {
+      const r = await runCli(["plan", file, "--max-connections", "20", "-o", format], env, BOUND_MS);
+      expect(r.code).toBe(0);
+      const all = `${r.stdout}${r.stderr}`;
+      for (const s of [token, token.toLowerCase(), SECRET]) expect(all).not.toContain(s);
+      // Described by the variables they come from, and told why.
+      expect(r.stdout).toContain("compose:env-ci_token/web");
+      expect(all).toContain("env.DB_NAME");
+      expect(all).toMatch(/io\.pooltuner\.database: comes from the environment \(\$DB_NAME\)/);
+    }
+    // A database the command line names itself is shown as it is named there; written defaults are the file's own.
+    const named = await runCli(
+      ["plan", file, "--max-connections", "orders=20", "-o", "json"],
+      { CI_TOKEN: token, DB_NAME: "orders" },
+      BOUND_MS,
+    );
+    expect(named.code).toBe(0);
+    expect(JSON.parse(named.stdout).plan.workloads[0]).toMatchObject({ database: "orders" });
+    expect(`${named.stdout}${named.stderr}`).not.toMatch(/comes from the environment/);
+    const withDefault = await project(
+      "interp-default",
+      `name: "\${UNSET_NAME:-shop}"\nservices:\n  web:\n    image: x\n    ${labels()}\n`,
+    );
+    const plain = await runCli(["plan", withDefault, "--max-connections", "20"], {}, BOUND_MS);
+    expect(plain.stdout).toContain("compose:shop/web");
   });
 
   it("workers-env naming a variable that holds a database URL", async () => {

@@ -295,3 +295,127 @@ describe("cannot reach the database: exit 3, no password in the output", { timeo
     expect(r.code).toBe(0);
   });
 });
+
+describe("pooltuner plan with application profiles", { timeout: 120_000 }, () => {
+  // Compose replaces stop-first: no surge. No limits: the seed's small row (2 workers, 1+2).
+  const MIXED = `name: mixed
+services:
+  api:
+    image: x
+    labels: { io.pooltuner.enabled: "true", io.pooltuner.database: main, io.pooltuner.profile: hikari }
+    environment: { SPRING_DATASOURCE_HIKARI_MAXIMUMPOOLSIZE: "10" }
+    deploy: { replicas: 2 }
+  web:
+    image: x
+    labels: { io.pooltuner.enabled: "true", io.pooltuner.database: main, io.pooltuner.profile: rails }
+    environment: { WEB_CONCURRENCY: "2", RAILS_MAX_THREADS: "5" }
+  py:
+    image: x
+    labels: { io.pooltuner.enabled: "true", io.pooltuner.database: main }
+    environment: { GUNICORN_WORKERS: "2", DB_POOL_SIZE: "2", DB_MAX_OVERFLOW: "3" }
+`;
+
+  it("shows each profile's numbers and the env values it would write", async () => {
+    await writeFile(join(dir, "mixed.yml"), MIXED);
+    // usable 100 - 5 - 0 = 95; at the table's caps: api 2 JVMs x 6 (2 workers x 3) = 12, web 2 x 3 = 6, py 2 x 3 = 6.
+    const r = await runCli(["plan", join(dir, "mixed.yml"), "--max-connections", "100", "--unmanaged", "0"]);
+    expect(r.code).toBe(0);
+    expect(row(r.stdout, "compose:mixed/api")).toEqual([
+      "compose:mixed/api",
+      "hikari",
+      "2→2",
+      "1",
+      "2",
+      "10",
+      "20",
+      "6",
+      "12",
+      "decrease",
+    ]);
+    expect(row(r.stdout, "compose:mixed/web")?.slice(1, 9)).toEqual(["rails", "1→1", "2", "2", "5", "10", "3", "6"]);
+    expect(row(r.stdout, "compose:mixed/py")?.slice(1, 9)).toEqual([
+      "sqlalchemy",
+      "1→1",
+      "2",
+      "2",
+      "2+3",
+      "10",
+      "1+2",
+      "6",
+    ]);
+    expect(r.stdout).toContain("compose:mixed/api: SPRING_DATASOURCE_HIKARI_MAXIMUMPOOLSIZE=6  in");
+    expect(r.stdout).toContain("compose:mixed/web: RAILS_MAX_THREADS=3  in");
+    expect(r.stdout).toContain("compose:mixed/py: DB_POOL_SIZE=1 DB_MAX_OVERFLOW=2  in");
+  });
+
+  it("shrinks every profile's cap to fit a small server; check gates on the current numbers", async () => {
+    await writeFile(join(dir, "mixed.yml"), MIXED);
+    // usable 20 - 2 = 18 for 6 processes: 3 each fills it exactly (api 2 x 3 + web 2 x 3 + py 2 x 3 = 18), so
+    // Hikari gets 3, not its 6; now 20 + 10 + 10 = 40 can exceed 18.
+    const r = await runCli([
+      "check",
+      join(dir, "mixed.yml"),
+      "--max-connections",
+      "20",
+      "--unmanaged",
+      "0",
+      "-o",
+      "json",
+    ]);
+    expect(r.code).toBe(1);
+    const out = JSON.parse(r.stdout) as {
+      plan: { workloads: { id: string; recommended: { env: unknown } }[] };
+      inputs: { workloads: { id: string; profile: string }[] };
+    };
+    const env = Object.fromEntries(out.plan.workloads.map((w) => [w.id, w.recommended.env]));
+    expect(env).toEqual({
+      "compose:mixed/api": [{ name: "SPRING_DATASOURCE_HIKARI_MAXIMUMPOOLSIZE", value: "3" }],
+      "compose:mixed/py": [
+        { name: "DB_POOL_SIZE", value: "1" },
+        { name: "DB_MAX_OVERFLOW", value: "2" },
+      ],
+      "compose:mixed/web": [{ name: "RAILS_MAX_THREADS", value: "3" }],
+    });
+    expect(out.inputs.workloads.map((w) => w.profile).sort()).toEqual(["hikari", "rails", "sqlalchemy"]);
+  });
+});
+
+describe("pooltuner plan --profiles", { timeout: 120_000 }, () => {
+  it("plans a workload of a custom profile from the file, and refuses a bad file with exit 2", async () => {
+    await writeFile(
+      join(dir, "go.yml"),
+      `name: go
+services:
+  svc:
+    image: x
+    labels: { io.pooltuner.enabled: "true", io.pooltuner.database: main, io.pooltuner.profile: go-sql }
+    environment: { DB_MAX_OPEN_CONNS: "40" }
+`,
+    );
+    await writeFile(
+      join(dir, "profiles.yml"),
+      "profiles:\n  - { name: go-sql, processes: one, capEnv: DB_MAX_OPEN_CONNS, default: 50 }\n",
+    );
+    // 1 container x 1 process; the small row's per-process cap 3.
+    const r = await runCli([
+      "plan",
+      join(dir, "go.yml"),
+      "--profiles",
+      join(dir, "profiles.yml"),
+      "--max-connections",
+      "100",
+      "--unmanaged",
+      "0",
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("compose:go/svc: DB_MAX_OPEN_CONNS=3  in");
+    const without = await runCli(["plan", join(dir, "go.yml"), "--max-connections", "100"]);
+    expect(without.code).toBe(2);
+    expect(without.stderr).toMatch(/io\.pooltuner\.profile=.*: unknown profile; known: sqlalchemy, django/);
+    expect(without.stderr).not.toMatch(/workers/);
+    await writeFile(join(dir, "bad-profiles.yml"), "- { name: sqlalchemy, processes: one, pair: true }\n");
+    const bad = await runCli(["plan", join(dir, "go.yml"), "--profiles", join(dir, "bad-profiles.yml")]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("sqlalchemy is defined twice (or is a built-in profile)");
+  });
+});

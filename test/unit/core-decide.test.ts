@@ -10,6 +10,7 @@ import {
   type WorkloadSnapshot,
   type WorkloadState,
 } from "../../src/core/index.js";
+import { pairEnv } from "./pair-env.js";
 
 const damping: Damping = { cooldownMs: 600_000, minGain: 1 };
 const db = (maxConnections: number): DatabaseSnapshot => ({
@@ -61,6 +62,7 @@ describe("decide", () => {
         change: "increase",
         from: { poolSize: 1, maxOverflow: 0 },
         to: { poolSize: 1, maxOverflow: 2 },
+        env: pairEnv(1, 2),
       },
     ]);
     expect(decide(p, seen, 601_000, { ...damping, minGain: 3 }).deferred).toEqual([
@@ -84,6 +86,107 @@ describe("decide", () => {
     const d = decide(plan(s, DEFAULT_POLICY), states, 10_000_000, damping);
     expect(d.apply).toEqual([]);
     expect(d.deferred).toContainEqual({ workload: "a", reason: "would-exceed-now" });
+  });
+
+  it("never changes a paused workload: its decrease is held as paused and the next one goes", () => {
+    // 6 processes share 12: 2 each (1+1, peak 4). c 3+3 (peak 12) has the largest excess but is paused, so a
+    // (2+3, peak 10 -> 4) goes; b's increase (1+0 -> 1+1) still waits behind the decrease.
+    const s: Snapshot = { databases: [db(12)], workloads: [w("a", 2, 2, 3), w("b", 2, 1, 0), w("c", 2, 3, 3)] };
+    const d = decide(plan(s, DEFAULT_POLICY), new Map([["c", auto({ paused: true })]]), 0, damping);
+    expect(d.apply).toEqual([
+      {
+        workload: "a",
+        database: "db",
+        change: "decrease",
+        from: { poolSize: 2, maxOverflow: 3 },
+        to: { poolSize: 1, maxOverflow: 1 },
+        env: pairEnv(1, 1),
+      },
+    ]);
+    expect(d.deferred).toEqual([
+      { workload: "c", reason: "paused" },
+      { workload: "b", reason: "decrease-pending" },
+    ]);
+  });
+
+  it("holds a paused workload's increase, and counts its current peak where an increase must fit", () => {
+    // usable 15; a 1+0 (peak 2) wants 3 per process (peak 6); b is paused at 2+3 (peak 10): 6 + 10 > 15.
+    const s: Snapshot = { databases: [db(15)], workloads: [w("a", 2, 1, 0), w("b", 2, 2, 3)] };
+    const states = new Map([
+      ["a", auto({ increaseSeenAt: 0 })],
+      ["b", auto({ paused: true })],
+    ]);
+    const d = decide(plan(s, DEFAULT_POLICY), states, 10_000_000, damping);
+    expect(d).toEqual({
+      apply: [],
+      deferred: [
+        { workload: "b", reason: "paused" },
+        { workload: "a", reason: "would-exceed-now" },
+      ],
+    });
+    // Alone and paused, an increase (1+0 -> 1+2 with usable 100) is held too.
+    const alone: Snapshot = { databases: [db(100)], workloads: [w("a", 2, 1, 0)] };
+    const p = plan(alone, DEFAULT_POLICY);
+    expect(decide(p, new Map([["a", auto({ paused: true, increaseSeenAt: 0 })]]), 10_000_000, damping)).toEqual({
+      apply: [],
+      deferred: [{ workload: "a", reason: "paused" }],
+    });
+  });
+
+  it("freezes a database while a rollout pooltuner started there is stuck, and lets it go once it is not", () => {
+    // a 2+3 (peak 10 -> 4) needs a decrease; b already runs its plan (1+1) but its rollout is stuck.
+    const s: Snapshot = { databases: [db(8)], workloads: [w("a", 2, 2, 3), w("b", 2, 1, 1)] };
+    const p = plan(s, DEFAULT_POLICY);
+    expect(p.workloads.map((x) => x.change)).toEqual(["decrease", "none"]);
+    const frozen = decide(p, new Map([["b", auto({ stuck: true })]]), 0, damping);
+    expect(frozen).toEqual({ apply: [], deferred: [{ workload: "a", reason: "database-frozen" }] });
+    const free = decide(p, new Map([["b", auto()]]), 0, damping);
+    expect(free.apply.map((x) => [x.workload, x.to])).toEqual([["a", { poolSize: 1, maxOverflow: 1 }]]);
+  });
+
+  it("lets the next decrease go while the largest one waits after a failure, and keeps increases held", () => {
+    // c has the largest excess but its last attempt failed: a goes instead; b's increase still waits.
+    const s: Snapshot = { databases: [db(12)], workloads: [w("a", 2, 2, 3), w("b", 2, 1, 0), w("c", 2, 3, 3)] };
+    const p = plan(s, DEFAULT_POLICY);
+    const states = new Map([["c", auto({ failedUntil: 5_000 })]]);
+    const d = decide(p, states, 4_999, damping);
+    expect(d.apply.map((a) => a.workload)).toEqual(["a"]);
+    expect(d.deferred).toEqual(
+      expect.arrayContaining([
+        { workload: "c", reason: "failed-recently", until: 5_000 },
+        { workload: "b", reason: "decrease-pending" },
+      ]),
+    );
+    expect(d.deferred).not.toContainEqual(expect.objectContaining({ workload: "a" }));
+    // Once the backoff is over, c is the first again.
+    expect(decide(p, states, 5_000, damping).apply.map((a) => a.workload)).toEqual(["c"]);
+  });
+
+  it("holds every decrease that failed recently, and applies none of them", () => {
+    const s: Snapshot = { databases: [db(12)], workloads: [w("a", 2, 2, 3), w("c", 2, 3, 3)] };
+    const states = new Map([
+      ["a", auto({ failedUntil: 10 })],
+      ["c", auto({ failedUntil: 20 })],
+    ]);
+    const d = decide(plan(s, DEFAULT_POLICY), states, 0, damping);
+    expect(d).toEqual({
+      apply: [],
+      deferred: [
+        { workload: "a", reason: "failed-recently", until: 10 },
+        { workload: "c", reason: "failed-recently", until: 20 },
+      ],
+    });
+  });
+
+  it("lets another increase go while one that failed waits", () => {
+    const s: Snapshot = { databases: [db(100)], workloads: [w("a", 2, 1, 0), w("b", 2, 1, 0)] };
+    const states = new Map([
+      ["a", auto({ increaseSeenAt: 0, failedUntil: 2_000_000 })],
+      ["b", auto({ increaseSeenAt: 0 })],
+    ]);
+    const d = decide(plan(s, DEFAULT_POLICY), states, 1_000_000, damping);
+    expect(d.apply.map((a) => a.workload)).toEqual(["b"]);
+    expect(d.deferred).toEqual([{ workload: "a", reason: "failed-recently", until: 2_000_000 }]);
   });
 });
 

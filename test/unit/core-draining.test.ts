@@ -32,3 +32,34 @@ describe("drainingPeak", () => {
     expect(unknown && drainingPeak(unknown, true)).toBe(0);
   });
 });
+
+describe("lingering old pods (preStop) in the peak", () => {
+  const linger = (over: Partial<WorkloadSnapshot> = {}) =>
+    web({ replicas: 2, current: { poolSize: 1, maxOverflow: 0 }, ...over });
+  it("2 replicas, 25 % surge: 3 pods without lingering, 4 with (every old pod beside every new one)", () => {
+    // worked out by hand: ceil(25 % of 2) = 1 surge pod; lingering: max(2 + 1, 2 × 2) = 4 pods
+    expect(planned(linger())?.podsPeak).toBe(3);
+    expect(planned(linger({ rollout: { type: "RollingUpdate", oldPodsLinger: true } }))?.podsPeak).toBe(4);
+  });
+  it("maxSurge 0 does not help lingering pods: still 2R, and no surge advice", () => {
+    const p = plan(
+      {
+        databases: [{ name: "db", maxConnections: 20, reserve: { absolute: 2, percent: 0 } }],
+        workloads: [linger({ rollout: { type: "RollingUpdate", oldPodsLinger: true } })],
+      },
+      DEFAULT_POLICY,
+    );
+    expect(p.workloads[0]?.podsPeak).toBe(4);
+    expect(p.workloads[0]?.surgeCost).toBeUndefined();
+    const noSurge = linger({
+      rollout: { type: "RollingUpdate", oldPodsLinger: true, maxSurge: { kind: "int", value: 0 } },
+    });
+    expect(planned(noSurge)?.podsPeak).toBe(4);
+  });
+  it("100 % surge already covers them: 2R either way", () => {
+    const full = { kind: "percent", value: 100 } as const;
+    expect(planned(linger({ rollout: { type: "RollingUpdate", maxSurge: full, oldPodsLinger: true } }))?.podsPeak).toBe(
+      4,
+    );
+  });
+});

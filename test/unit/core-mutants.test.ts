@@ -27,6 +27,7 @@ import {
   type WorkloadSnapshot,
   type WorkloadState,
 } from "../../src/core/index.js";
+import { pairEnv } from "./pair-env.js";
 
 const GiB = 1024 ** 3;
 const SURGE = DEFAULT_POLICY.defaultMaxSurge;
@@ -378,6 +379,12 @@ describe("plan: what each workload and database reports", () => {
       desiredCap: 3,
       current: { settings: { poolSize: 5, maxOverflow: 10 }, assumed: false, unbounded: false, peak: null },
       change: "none",
+      writes: {
+        kind: "pool-overflow",
+        profile: "sqlalchemy",
+        poolSizeEnv: "DB_POOL_SIZE",
+        maxOverflowEnv: "DB_MAX_OVERFLOW",
+      },
     });
     // x: sized (2 processes at 1+2 = 6) but no database: no recommendation.
     expect(p.workloads[1]).toMatchObject({ processes: 2, current: { peak: 6 }, change: "none" });
@@ -496,7 +503,7 @@ describe("plan: what each workload and database reports", () => {
       "database db: current settings can open an unbounded number of connections at peak, 198 available",
     ]);
     // a runs 0+3, the same cap 3 as the table: its unbounded split is not kept.
-    expect(p.workloads[0]?.recommended).toEqual({ poolSize: 1, maxOverflow: 2, cap: 3, peak: 6 });
+    expect(p.workloads[0]?.recommended).toEqual({ poolSize: 1, maxOverflow: 2, cap: 3, peak: 6, env: pairEnv(1, 2) });
     const byId = Object.fromEntries(p.workloads.map((x) => [x.id, x.current]));
     expect(byId.c).toEqual({ settings: { poolSize: 2, maxOverflow: 10 }, assumed: true, unbounded: false, peak: 24 });
     expect(byId.e).toEqual({ settings: { poolSize: 1, maxOverflow: 0 }, assumed: false, unbounded: false, peak: 2 });
@@ -510,13 +517,25 @@ describe("plan: what each workload and database reports", () => {
       { databases: [db({ maxConnections: 200 })], workloads: [w("a", { current: undefined })] },
       table,
     );
-    expect(unset.workloads[0]?.recommended).toEqual({ poolSize: 5, maxOverflow: 10, cap: 15, peak: 30 });
+    expect(unset.workloads[0]?.recommended).toEqual({
+      poolSize: 5,
+      maxOverflow: 10,
+      cap: 15,
+      peak: 30,
+      env: pairEnv(5, 10),
+    });
     expect(unset.workloads[0]?.change).toBe("decrease");
     const set = plan(
       { databases: [db({ maxConnections: 200 })], workloads: [w("a", { current: { poolSize: 7, maxOverflow: 8 } })] },
       table,
     );
-    expect(set.workloads[0]?.recommended).toEqual({ poolSize: 7, maxOverflow: 8, cap: 15, peak: 30 });
+    expect(set.workloads[0]?.recommended).toEqual({
+      poolSize: 7,
+      maxOverflow: 8,
+      cap: 15,
+      peak: 30,
+      env: pairEnv(7, 8),
+    });
     expect(set.workloads[0]?.change).toBe("none");
     // Unbounded now and the plan's cap is larger than its numbers: still a decrease.
     const unbounded = plan(
@@ -524,7 +543,13 @@ describe("plan: what each workload and database reports", () => {
       table,
     );
     expect(unbounded.workloads[0]?.change).toBe("decrease");
-    expect(unbounded.workloads[0]?.recommended).toEqual({ poolSize: 5, maxOverflow: 10, cap: 15, peak: 30 });
+    expect(unbounded.workloads[0]?.recommended).toEqual({
+      poolSize: 5,
+      maxOverflow: 10,
+      cap: 15,
+      peak: 30,
+      env: pairEnv(5, 10),
+    });
   });
 });
 
@@ -536,7 +561,13 @@ describe("plan: current settings and splits", () => {
       { databases: [db({ maxConnections: 200 })], workloads: [w("a", { current: { poolSize: 2 } })] },
       table,
     );
-    expect(p.workloads[0]?.recommended).toEqual({ poolSize: 1, maxOverflow: 11, cap: 12, peak: 24 });
+    expect(p.workloads[0]?.recommended).toEqual({
+      poolSize: 1,
+      maxOverflow: 11,
+      cap: 12,
+      peak: 24,
+      env: pairEnv(1, 11),
+    });
     expect(p.workloads[0]?.change).toBe("decrease");
   });
 
@@ -800,6 +831,7 @@ describe("decide: branches", () => {
           change: "increase",
           from: { poolSize: 1, maxOverflow: 0 },
           to: { poolSize: 1, maxOverflow: 2 },
+          env: pairEnv(1, 2),
         },
         {
           workload: "b",
@@ -807,6 +839,7 @@ describe("decide: branches", () => {
           change: "decrease",
           from: { poolSize: 5, maxOverflow: 5 },
           to: { poolSize: 1, maxOverflow: 2 },
+          env: pairEnv(1, 2),
         },
       ],
       deferred: [],
@@ -895,6 +928,7 @@ describe("decide: branches", () => {
           change: "increase",
           from: { poolSize: 1, maxOverflow: 0 },
           to: { poolSize: 1, maxOverflow: 2 },
+          env: pairEnv(1, 2),
         },
       ],
       deferred: [],
@@ -920,6 +954,7 @@ describe("decide: branches", () => {
           change: "increase",
           from: { poolSize: 1, maxOverflow: 0 },
           to: { poolSize: 1, maxOverflow: 2 },
+          env: pairEnv(1, 2),
         },
       ],
       deferred: [{ workload: "b", reason: "database-busy" }],
@@ -1088,6 +1123,7 @@ describe("decide: branches", () => {
         change: "decrease",
         from: { poolSize: 2, maxOverflow: 3 },
         to: { poolSize: 1, maxOverflow: 2 },
+        env: pairEnv(1, 2),
       },
     ]);
   });

@@ -10,6 +10,7 @@ import {
   splitCap,
   type WorkloadSnapshot,
 } from "../../src/core/index.js";
+import { pairEnv } from "./pair-env.js";
 
 const GiB = 1024 ** 3;
 const db = (over: Partial<DatabaseSnapshot> = {}): DatabaseSnapshot => ({
@@ -53,7 +54,7 @@ describe("the seed incident", () => {
     expect(p.findings.find((f) => f.kind === "current-exceeds")?.message).toContain(
       "40 connections at peak, 18 available",
     );
-    expect(w?.recommended).toEqual({ poolSize: 1, maxOverflow: 1, cap: 2, peak: 16 });
+    expect(w?.recommended).toEqual({ poolSize: 1, maxOverflow: 1, cap: 2, peak: 16, env: pairEnv(1, 1) });
     expect(w?.change).toBe("decrease");
     expect(p.databases[0]).toMatchObject({ limit: 20, reserve: 2, usable: 18, allocated: 16, free: 2, feasible: true });
   });
@@ -72,7 +73,13 @@ describe("the seed incident", () => {
       });
       const p = plan({ databases: [db({ maxConnections: 151 })], workloads: [w] }, DEFAULT_POLICY);
       expect(p.workloads[0]?.row).toBe(r.row);
-      expect(p.workloads[0]?.recommended).toEqual({ poolSize: 1, maxOverflow: 2, cap: 3, peak: r.total });
+      expect(p.workloads[0]?.recommended).toEqual({
+        poolSize: 1,
+        maxOverflow: 2,
+        cap: 3,
+        peak: r.total,
+        env: pairEnv(1, 2),
+      });
     }
   });
 });

@@ -1,9 +1,15 @@
 // Issue 8, "Proof": plan() and decide() checked against a deliberately naive oracle.
 //
 // The oracle below recomputes everything from the RAW snapshot and policy — reserve, other clients, usable,
-// replicas planned for, surge, pods, processes, the sizing row, every server/account bound — and reads from the
+// replicas planned for, surge, pods, processes, the sizing row, every server/account/catalog bound — and reads from the
 // Plan only what a shell applies: each workload's recommended poolSize/maxOverflow/cap, its `change`, and each
 // database's `feasible`. It never looks at the planner's own usable, processes, podsPeak, reserve, peak or bounds.
+//
+// Application profiles (src/core/profile.ts) are part of the raw input: a workload writes SQLAlchemy's pair under
+// some env names, or one number that is the whole per-process cap (with an assumed default when unset, variables
+// that must stay at or below it, and a sizing-table cap that may be per container). The oracle reads the cap a
+// process would run with from the ENV VALUES the plan says to write (not from the plan's cap), and walks decide()
+// by writing those values into the workload and reading them back.
 //
 // The generators are steered from the oracle's demand so that most databases are feasible AND contended: the
 // server (and account) limits are placed between "1 connection per process" and "every process at its row cap",
@@ -12,6 +18,8 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   type AccountLimit,
+  type CapWriting,
+  type CatalogLimit,
   type Damping,
   type DatabaseSnapshot,
   DEFAULT_POLICY,
@@ -68,7 +76,12 @@ function oracleSurge(w: WorkloadSnapshot, r: number, policy: Policy): number {
 function oracleProcesses(w: WorkloadSnapshot, policy: Policy): number | undefined {
   if (w.workers === "unknown") return undefined;
   const r = oracleReplicas(w);
-  const pods = r + oracleSurge(w, r, policy) + (w.terminatingPods ?? 0);
+  // Old pods that linger (preStop, slow shutdown) are not counted against the surge: at the end of a rollout all R
+  // new pods run beside all R old ones, and before any old pod stops R + surge run.
+  const surge = oracleSurge(w, r, policy);
+  const rolling =
+    w.rollout.type === "RollingUpdate" && w.rollout.oldPodsLinger ? Math.max(r + surge, 2 * r) : r + surge;
+  const pods = rolling + (w.terminatingPods ?? 0);
   return pods * w.workers;
 }
 
@@ -81,19 +94,62 @@ function oracleRowCap(table: readonly SizingRow[], w: WorkloadSnapshot): number 
     rows.find((r) => (cpu === undefined || cpu <= r.cpuMillis) && (mem === undefined || mem <= r.memoryBytes)) ??
     rows[rows.length - 1];
   if (!row) throw new Error("empty sizing table");
-  return row.poolSize + row.maxOverflow;
+  // One number per container (a JVM): the row's workers × its per-process cap, the seed table's total column.
+  const perContainer = w.writes?.kind === "single" && w.writes.tableCap === "container";
+  return (row.poolSize + row.maxOverflow) * (perContainer ? row.workers : 1);
 }
 
 /** Per-process cap of the current settings; Infinity when unbounded (poolSize ≤ 0 or maxOverflow < 0). */
 function currentCap(w: WorkloadSnapshot, policy: Policy): number {
+  if (w.writes?.kind === "single") {
+    // One number is the whole cap; unset: the profile's default. 0 or less is taken as unbounded.
+    const n = w.current?.poolSize ?? w.writes.assumed;
+    return n <= 0 ? Number.POSITIVE_INFINITY : n;
+  }
   const poolSize = w.current?.poolSize ?? policy.assumedCurrent.poolSize;
   const maxOverflow = w.current?.maxOverflow ?? policy.assumedCurrent.maxOverflow;
   return poolSize <= 0 || maxOverflow < 0 ? Number.POSITIVE_INFINITY : poolSize + maxOverflow;
 }
 
+/**
+ * The per-process cap a process runs with once `env` is written, read from the env values alone, and the problems
+ * with them (names, missing values, pool_size < 1, atMost variables not lowered or lowered needlessly).
+ */
+function capFromEnv(
+  writes: CapWriting | undefined,
+  env: readonly { name: string; value: string }[],
+): { cap: number; current: Partial<PoolSettings>; problems: string[] } {
+  const problems: string[] = [];
+  const value = (name: string): number => {
+    const found = env.filter((e) => e.name === name);
+    if (found.length !== 1) problems.push(`${name} written ${found.length} times`);
+    const n = Number(found[0]?.value);
+    if (!Number.isInteger(n)) problems.push(`${name}=${found[0]?.value} is not an integer`);
+    return n;
+  };
+  if (writes?.kind === "single") {
+    const cap = value(writes.env);
+    if (cap < 1) problems.push(`${writes.env}=${cap} < 1`);
+    const expected = (writes.atMost ?? []).filter((v) => v.current !== undefined && v.current > cap).map((v) => v.name);
+    const written = env.map((e) => e.name).filter((n) => n !== writes.env);
+    if (written.join() !== expected.join())
+      problems.push(`atMost written ${written.join()} expected ${expected.join()}`);
+    for (const n of written) if (value(n) !== cap) problems.push(`${n} not lowered to the cap ${cap}`);
+    return { cap, current: { poolSize: cap }, problems };
+  }
+  const poolEnv = writes?.poolSizeEnv ?? "DB_POOL_SIZE";
+  const overflowEnv = writes?.maxOverflowEnv ?? "DB_MAX_OVERFLOW";
+  if (env.length !== 2) problems.push(`${env.length} env values for a pair`);
+  const poolSize = value(poolEnv);
+  const maxOverflow = value(overflowEnv);
+  if (poolSize < 1) problems.push(`${poolEnv}=${poolSize} < 1 (0 is unbounded to SQLAlchemy)`);
+  if (maxOverflow < 0) problems.push(`${overflowEnv}=${maxOverflow} < 0 (unbounded)`);
+  return { cap: poolSize + maxOverflow, current: { poolSize, maxOverflow }, problems };
+}
+
 interface OracleBound {
   readonly name: string;
-  readonly kind: "server" | "account" | "account-less";
+  readonly kind: "server" | "account" | "account-less" | "catalog";
   readonly capacity: number;
   /** Planned workloads (workers known) counted against it. */
   readonly members: readonly WorkloadSnapshot[];
@@ -126,6 +182,18 @@ function oracleBounds(s: Snapshot, db: DatabaseSnapshot, policy: Policy): Oracle
       bounds.push({ name: `account-less ${w.id} on ${db.name}`, kind: "account-less", capacity: global, members: [w] });
     }
   }
+  // A database inside the server with a connection limit (PostgreSQL datconnlimit): every workload connecting to it,
+  // whatever its role; a workload whose catalog is unknown is bound by none.
+  for (const c of [...new Set(planned.flatMap((w) => (w.catalog === undefined ? [] : [w.catalog])))]) {
+    const entry = Object.hasOwn(db.catalogs ?? {}, c) ? db.catalogs?.[c] : undefined;
+    if (entry === undefined) continue;
+    bounds.push({
+      name: `catalog ${c} on ${db.name}`,
+      kind: "catalog",
+      capacity: entry.maxConnections - (entry.unmanaged ?? 0),
+      members: planned.filter((w) => w.catalog === c),
+    });
+  }
   return bounds;
 }
 
@@ -157,6 +225,9 @@ const DB_NAMES = ["alpha", "beta", "gamma"] as const;
 /** Accounts that may have an own limit; "ghost" is named by workloads but never listed by the database. */
 const LISTED = ["app", "batch", "web"] as const;
 type AccountName = (typeof LISTED)[number] | "ghost";
+/** Databases inside a server that may have a CONNECTION LIMIT; "open" is named by workloads but never limited. */
+const CATALOGS = ["shop", "ledger"] as const;
+type CatalogName = (typeof CATALOGS)[number] | "open";
 const MiB = 1024 ** 2;
 
 const reserveArb: fc.Arbitrary<Reserve> = fc.record({
@@ -230,7 +301,12 @@ const rolloutArb: fc.Arbitrary<Rollout> = fc.oneof(
   {
     weight: 6,
     arbitrary: fc.record(
-      { type: fc.constant("RollingUpdate" as const), maxSurge: surgeArb, maxUnavailable: unavailableArb },
+      {
+        type: fc.constant("RollingUpdate" as const),
+        maxSurge: surgeArb,
+        maxUnavailable: unavailableArb,
+        oldPodsLinger: fc.boolean(),
+      },
       { requiredKeys: ["type"] },
     ),
   },
@@ -261,6 +337,7 @@ const maybe = <T>(arb: fc.Arbitrary<T>, presentWeight: number, absentWeight: num
 interface WorkloadSpec {
   readonly db: number;
   readonly account: AccountName | undefined;
+  readonly catalog: CatalogName | undefined;
   readonly replicas: number;
   readonly hpa: { readonly minReplicas: number; readonly maxReplicas: number } | undefined;
   readonly maxReplicas: number | undefined;
@@ -270,6 +347,7 @@ interface WorkloadSpec {
   readonly resources: { readonly cpuMillis?: number; readonly memoryBytes?: number } | undefined;
   readonly weight: number | undefined;
   readonly current: Partial<PoolSettings> | undefined;
+  readonly writes: CapWriting | undefined;
   readonly off: boolean;
   readonly lastApplied: boolean;
 }
@@ -288,6 +366,39 @@ const currentArb: fc.Arbitrary<Partial<PoolSettings> | undefined> = fc.oneof(
   },
 );
 
+const writesArb: fc.Arbitrary<CapWriting | undefined> = fc.oneof(
+  { weight: 3, arbitrary: fc.constant(undefined) }, // the default: SQLAlchemy's pair under DB_POOL_SIZE/DB_MAX_OVERFLOW
+  {
+    weight: 1,
+    arbitrary: fc.constant({
+      kind: "pool-overflow" as const,
+      profile: "celery",
+      poolSizeEnv: "APP_POOL",
+      maxOverflowEnv: "APP_OVERFLOW",
+    }),
+  },
+  {
+    weight: 4,
+    arbitrary: fc.record(
+      {
+        kind: fc.constant("single" as const),
+        profile: fc.constantFrom("django", "hikari", "rails", "node"),
+        env: fc.constantFrom("GUNICORN_THREADS", "SPRING_DATASOURCE_HIKARI_MAXIMUMPOOLSIZE", "RAILS_MAX_THREADS"),
+        assumed: fc.integer({ min: 1, max: 12 }),
+        atMost: fc.array(
+          fc.record(
+            { name: fc.constantFrom("MINIMUMIDLE", "DB_MIN"), current: fc.integer({ min: 0, max: 30 }) },
+            { requiredKeys: ["name"] },
+          ),
+          { maxLength: 2 },
+        ),
+        tableCap: fc.constantFrom("process" as const, "container" as const),
+      },
+      { requiredKeys: ["kind", "profile", "env", "assumed"] },
+    ),
+  },
+);
+
 const workloadSpecArb: fc.Arbitrary<WorkloadSpec> = fc.record({
   db: fc.integer({ min: 0, max: DB_NAMES.length - 1 }),
   account: fc.oneof(
@@ -296,6 +407,12 @@ const workloadSpecArb: fc.Arbitrary<WorkloadSpec> = fc.record({
     { weight: 2, arbitrary: fc.constant("batch" as const) },
     { weight: 2, arbitrary: fc.constant("web" as const) },
     { weight: 1, arbitrary: fc.constant("ghost" as const) },
+  ),
+  catalog: fc.oneof(
+    { weight: 4, arbitrary: fc.constant(undefined) },
+    { weight: 3, arbitrary: fc.constant("shop" as const) },
+    { weight: 2, arbitrary: fc.constant("ledger" as const) },
+    { weight: 1, arbitrary: fc.constant("open" as const) },
   ),
   replicas: fc.oneof(
     { weight: 1, arbitrary: fc.constant(0) },
@@ -326,6 +443,7 @@ const workloadSpecArb: fc.Arbitrary<WorkloadSpec> = fc.record({
   ),
   weight: maybe(fc.oneof(fc.integer({ min: 1, max: 4 }), fc.double({ min: 0.25, max: 8, noNaN: true })), 1, 1),
   current: currentArb,
+  writes: writesArb,
   off: fc.oneof({ weight: 5, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
   lastApplied: fc.boolean(),
 });
@@ -356,9 +474,23 @@ const accountKnobArb: fc.Arbitrary<AccountKnob> = fc.record({
   unmanaged: maybe(fc.integer({ min: 0, max: 5 }), 1, 1),
 });
 
+interface CatalogKnob {
+  readonly limited: boolean;
+  readonly steer: number;
+  readonly squeeze: number;
+  readonly unmanaged: number | undefined;
+}
+const catalogKnobArb: fc.Arbitrary<CatalogKnob> = fc.record({
+  limited: fc.oneof({ weight: 2, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
+  steer: steerArb,
+  squeeze: squeezeArb,
+  unmanaged: maybe(fc.integer({ min: 0, max: 5 }), 1, 1),
+});
+
 interface DbKnobs {
   readonly server: number;
   readonly squeeze: number;
+  readonly catalogs: Readonly<Record<(typeof CATALOGS)[number], CatalogKnob>>;
   readonly accounts: Readonly<Record<(typeof LISTED)[number], AccountKnob>>;
   /** undefined: no global max_user_connections. */
   readonly global: number | undefined;
@@ -370,6 +502,7 @@ const dbKnobsArb: fc.Arbitrary<DbKnobs> = fc.record({
   server: steerArb,
   squeeze: squeezeArb,
   accounts: fc.record({ app: accountKnobArb, batch: accountKnobArb, web: accountKnobArb }),
+  catalogs: fc.record({ shop: catalogKnobArb, ledger: catalogKnobArb }),
   global: maybe(steerArb, 1, 1),
   unmanaged: maybe(fc.integer({ min: 0, max: 30 }), 4, 1),
   unattributed: fc.array(fc.integer({ min: 1, max: 12 }), { maxLength: 3 }),
@@ -390,6 +523,7 @@ function toWorkload(s: WorkloadSpec, i: number, database: string, policy: Policy
     kind: kindOf(rollout),
     database,
     ...(s.account !== undefined ? { account: s.account } : {}),
+    ...(s.catalog !== undefined ? { catalog: s.catalog } : {}),
     replicas: s.replicas,
     ...(s.hpa ? { hpa: s.hpa } : {}),
     ...(s.maxReplicas !== undefined ? { maxReplicas: s.maxReplicas } : {}),
@@ -399,7 +533,14 @@ function toWorkload(s: WorkloadSpec, i: number, database: string, policy: Policy
     ...(s.resources ? { resources: s.resources } : {}),
     ...(s.weight !== undefined ? { weight: s.weight } : {}),
     ...(s.current ? { current: s.current } : {}),
+    ...(s.writes ? { writes: uniqueAtMost(s.writes) } : {}),
   };
+}
+
+/** A variable is listed once. */
+function uniqueAtMost(w: CapWriting): CapWriting {
+  if (w.kind !== "single" || !w.atMost) return w;
+  return { ...w, atMost: w.atMost.filter((v, i, all) => all.findIndex((x) => x.name === v.name) === i) };
 }
 
 /** Place a database's limits from its workloads' demand (oracle arithmetic) so the allocator must shrink caps. */
@@ -431,6 +572,17 @@ function steerDatabase(name: string, k: DbKnobs, ws: readonly WorkloadSnapshot[]
       if (ak.listed) accounts[a] = { maxUserConnections: 0, ...unmanaged };
       if (members.length > 0) globalNeeds.push(between(members, k.global ?? 0) + (ak.listed ? un : 0));
     }
+  }
+  const catalogs: Record<string, CatalogLimit> = {};
+  for (const c of CATALOGS) {
+    const ck = k.catalogs[c];
+    if (!ck.limited) continue;
+    const members = planned.filter((x) => x.w.catalog === c);
+    const room = ck.squeeze > 0 ? atOne(members) - ck.squeeze : between(members, ck.steer);
+    catalogs[c] = {
+      maxConnections: Math.max(0, room + (ck.unmanaged ?? 0)),
+      ...(ck.unmanaged !== undefined ? { unmanaged: ck.unmanaged } : {}),
+    };
   }
   const ghosts = planned.filter((x) => x.w.account === "ghost");
   if (ghosts.length > 0) globalNeeds.push(between(ghosts, k.global ?? 0));
@@ -464,6 +616,7 @@ function steerDatabase(name: string, k: DbKnobs, ws: readonly WorkloadSnapshot[]
     maxConnections: limit,
     ...(k.global !== undefined ? { maxUserConnections: global } : {}),
     ...(Object.keys(accounts).length > 0 ? { accounts } : {}),
+    ...(Object.keys(catalogs).length > 0 ? { catalogs } : {}),
     ...(k.unmanaged !== undefined && unattributed.length > 0 ? { unattributed } : {}),
   };
 }
@@ -547,7 +700,9 @@ interface DbFacts {
   readonly accountBounds: number;
   readonly sharedAccountBounds: number;
   readonly accountlessBounds: number;
+  readonly catalogBounds: number;
   readonly bindingAccountBound: boolean;
+  readonly bindingCatalogBound: boolean;
 }
 
 function recommendedCap(p: Plan, id: string): number {
@@ -598,15 +753,30 @@ function checkAgainstOracle(s: Snapshot, policy: Policy, p: Plan): DbFacts[] {
       if (r.cap < rowCap && (oracleProcesses(w, policy) ?? 0) > 0) contended = true;
     }
     let bindingAccountBound = false;
+    let bindingCatalogBound = false;
     if (dp.feasible) {
+      // What the shells write, read back as the processes would: every bound holds with those numbers.
+      const written = (w: WorkloadSnapshot): number => {
+        const r = p.workloads.find((x) => x.id === w.id)?.recommended;
+        if (!r) throw new Error(`${w.id}: no recommendation`);
+        const got = capFromEnv(w.writes, r.env);
+        expect(got.problems, `${w.id}: env values ${JSON.stringify(r.env)}`).toEqual([]);
+        return got.cap;
+      };
+      for (const b of bounds) {
+        const used = load(b, policy, written);
+        expect(used, `${b.name}: Σ processes × cap written in env ≤ ${b.capacity}`).toBeLessThanOrEqual(b.capacity);
+      }
       for (const b of bounds) {
         const used = load(b, policy, (w) => recommendedCap(p, w.id));
         expect(used, `${b.name}: Σ processes × recommended cap ≤ ${b.capacity}`).toBeLessThanOrEqual(b.capacity);
         if (
           b.kind !== "server" &&
           b.capacity - used < Math.min(...b.members.map((w) => oracleProcesses(w, policy) ?? 0))
-        )
-          bindingAccountBound = true;
+        ) {
+          if (b.kind === "catalog") bindingCatalogBound = true;
+          else bindingAccountBound = true;
+        }
       }
       // No budget left unused: a workload below its row cap could not get one more connection per process in some
       // bound it counts against (caps grow while every bound has room; rounding is down, never wasteful beyond that).
@@ -633,7 +803,9 @@ function checkAgainstOracle(s: Snapshot, policy: Policy, p: Plan): DbFacts[] {
       accountBounds: bounds.filter((b) => b.kind === "account").length,
       sharedAccountBounds: bounds.filter((b) => b.kind === "account" && b.members.length > 1).length,
       accountlessBounds: bounds.filter((b) => b.kind === "account-less").length,
+      catalogBounds: bounds.filter((b) => b.kind === "catalog").length,
       bindingAccountBound,
+      bindingCatalogBound,
     });
   }
   return facts;
@@ -659,9 +831,11 @@ function shuffled<T>(xs: readonly T[], seed: number): T[] {
 
 function reordered(s: Snapshot, seed: number): Snapshot {
   return {
-    databases: shuffled(s.databases, seed).map((d) =>
-      d.accounts ? { ...d, accounts: Object.fromEntries(shuffled(Object.entries(d.accounts), seed + 1)) } : d,
-    ),
+    databases: shuffled(s.databases, seed).map((d) => ({
+      ...d,
+      ...(d.accounts ? { accounts: Object.fromEntries(shuffled(Object.entries(d.accounts), seed + 1)) } : {}),
+      ...(d.catalogs ? { catalogs: Object.fromEntries(shuffled(Object.entries(d.catalogs), seed + 3)) } : {}),
+    })),
     workloads: shuffled(s.workloads, seed + 2),
   };
 }
@@ -700,6 +874,8 @@ function recordCase(dist: Distribution, c: Case, facts: readonly DbFacts[]): voi
     if (f.sharedAccountBounds > 0) dist.add("dbs.with-shared-account-bound");
     if (f.accountlessBounds > 0) dist.add("dbs.with-account-less-global-bound");
     if (f.bindingAccountBound) dist.add("dbs.account-bound-binding");
+    if (f.catalogBounds > 0) dist.add("dbs.with-catalog-bound");
+    if (f.bindingCatalogBound) dist.add("dbs.catalog-bound-binding");
   }
   if (facts.every((f) => f.feasible)) dist.add("cases.all-feasible");
   if (policy.defaultMaxSurge.kind === "percent" && policy.defaultMaxSurge.value > 100) dist.add("policy.surge>100%");
@@ -713,9 +889,13 @@ function recordCase(dist: Distribution, c: Case, facts: readonly DbFacts[]): voi
     if (!w.hpa && w.maxReplicas !== undefined) dist.add("w.max-replicas");
     if ((w.terminatingPods ?? 0) > 0) dist.add("w.terminating");
     if (w.account === undefined) dist.add("w.no-account");
+    dist.add(
+      `w.writes=${w.writes?.kind ?? "default"}${w.writes?.kind === "single" ? `/${w.writes.tableCap ?? "process"}` : ""}`,
+    );
     dist.add(`w.rollout=${w.rollout.type}`);
     if (w.rollout.type === "RollingUpdate") {
       if (w.rollout.maxSurge === undefined) dist.add("w.rolling.surge-absent");
+      if (w.rollout.oldPodsLinger) dist.add("w.rolling.old-pods-linger");
       const r = oracleReplicas(w);
       const sg = w.rollout.maxSurge ?? policy.defaultMaxSurge;
       if ((sg.kind === "int" ? sg.value : ceilPct(sg.value, r)) > r) dist.add("w.rolling.surge-capped-at-R");
@@ -740,6 +920,8 @@ function printDistribution(dist: Distribution): void {
     line("dbs with a shared account bound", dist.get("dbs.with-shared-account-bound"), dbs),
     line("dbs with an account bound binding", dist.get("dbs.account-bound-binding"), dbs),
     line("dbs with account-less vs global bound", dist.get("dbs.with-account-less-global-bound"), dbs),
+    line("dbs with a catalog bound", dist.get("dbs.with-catalog-bound"), dbs),
+    line("dbs with a catalog bound binding", dist.get("dbs.catalog-bound-binding"), dbs),
     ...dist.keys("policy.").map((k) => line(k, dist.get(k), dist.get("cases"))),
     ...[
       "w.hpa",
@@ -751,7 +933,9 @@ function printDistribution(dist: Distribution): void {
       "w.no-account",
       "w.rolling.surge-absent",
       "w.rolling.surge-capped-at-R",
+      "w.rolling.old-pods-linger",
       ...dist.keys("w.rollout="),
+      ...dist.keys("w.writes="),
     ].map((k) => line(k, dist.get(k), ws)),
   ];
   console.log(lines.join("\n"));
@@ -777,6 +961,7 @@ describe("plan() against an independent oracle (property)", () => {
     // The steering is part of the test: a generator that drifts into trivial cases would prove nothing.
     expect(dist.get("dbs.feasible.contended.2+active")).toBeGreaterThan(dist.get("dbs") * 0.4);
     expect(dist.get("dbs.infeasible")).toBeGreaterThan(0);
+    expect(dist.get("dbs.catalog-bound-binding")).toBeGreaterThan(dist.get("dbs") * 0.05);
   });
 
   it("a workload scaled to zero without an HPA is planned at ≥ 1 pod (databases sized to 1 per process)", () => {
@@ -949,13 +1134,15 @@ function walk(c: Case, minGain: number, dist: Distribution): void {
       expect(known(w), `${w.id}: workers unknown is never written`).toBe(true);
       const rec = p.workloads.find((x) => x.id === w.id)?.recommended;
       expect(rec && { poolSize: rec.poolSize, maxOverflow: rec.maxOverflow }, `${w.id}: writes the plan`).toEqual(a.to);
+      expect(a.env, `${w.id}: writes the plan's env values`).toEqual(rec?.env);
+      if (w.writes?.kind === "single") dist.add(`applied.single.${a.change}`);
       dist.add(`applied.${a.change}`);
       if (a.change === "increase") {
         // Every bound the increase touches must hold with the others' CURRENT settings, the new peak and the
         // workload's own old pods still draining.
         if ((states.get(w.id)?.drainingPeak ?? 0) > 0) dist.add("applied.increase-with-draining");
         if (sharesUnattributed(w)) dist.add("applied.increase.unattributed-db");
-        const over = overrun(snap, w, increasePeak(w, a.to.poolSize + a.to.maxOverflow, states));
+        const over = overrun(snap, w, increasePeak(w, capFromEnv(w.writes, a.env).cap, states));
         expect(over, `increase of ${w.id} during its rollout overruns`).toEqual([]);
       }
     }
@@ -965,7 +1152,8 @@ function walk(c: Case, minGain: number, dist: Distribution): void {
       ...snap,
       workloads: snap.workloads.map((x) => {
         const a = d.apply.find((y) => y.workload === x.id);
-        return a ? { ...x, current: { ...a.to } } : x;
+        // The env values are written and read back: that is what the processes run with after the rollout.
+        return a ? { ...x, current: capFromEnv(x.writes, a.env).current } : x;
       }),
     };
     for (const b of bounds) {
@@ -1007,6 +1195,7 @@ function printWalk(title: string, dist: Distribution): void {
         "bound-steps.unsafe-to-safe",
         "dbs.all-auto-feasible-at-end",
         "account-unknown.exact-check.deferred",
+        ...dist.keys("applied.single."),
         ...dist.keys("steps="),
         ...dist.keys("deferred."),
       ].map((k) => `  ${k.padEnd(40)} ${String(dist.get(k)).padStart(6)}`),

@@ -25,7 +25,12 @@ const intOrPercent: fc.Arbitrary<IntOrPercent> = fc.oneof(
 
 const rollout: fc.Arbitrary<Rollout> = fc.oneof(
   fc
-    .record({ type: fc.constant("RollingUpdate" as const), maxSurge: intOrPercent, maxUnavailable: intOrPercent })
+    .record({
+      type: fc.constant("RollingUpdate" as const),
+      maxSurge: intOrPercent,
+      maxUnavailable: intOrPercent,
+      oldPodsLinger: fc.boolean(),
+    })
     // Kubernetes rejects both 0: no pod could ever be replaced.
     .filter((r) => r.maxSurge.value > 0 || r.maxUnavailable.value > 0),
   fc.constant({ type: "Recreate" as const }),
@@ -229,6 +234,64 @@ describe("plan invariant (property)", () => {
         }
         // Once applied, the current settings are themselves safe wherever the plan was feasible.
         for (const d of second.databases) if (d.feasible && d.workloads.length > 0) expect(d.currentSafe).toBe(true);
+      }),
+      runs,
+    );
+  });
+
+  it("surge advice agrees with planning the snapshot again with maxSurge 0, maxUnavailable 1 for that workload", () => {
+    fc.assert(
+      fc.property(snapshot, (s) => {
+        const p = plan(s, policy);
+        for (const w of p.workloads) {
+          const replanned = plan(
+            {
+              ...s,
+              workloads: s.workloads.map((x) =>
+                x.id === w.id && x.rollout.type === "RollingUpdate"
+                  ? {
+                      ...x,
+                      rollout: {
+                        ...x.rollout, // the same pods: lingering old pods stay lingering
+                        type: "RollingUpdate" as const,
+                        maxSurge: { kind: "int" as const, value: 0 },
+                        maxUnavailable: { kind: "int" as const, value: 1 },
+                      },
+                    }
+                  : x,
+              ),
+            },
+            policy,
+          );
+          const alt = replanned.workloads.find((x) => x.id === w.id)?.recommended;
+          const advised = p.findings.some((f) => f.kind === "surge-cost" && f.workload === w.id);
+          expect(advised).toBe(w.surgeCost !== undefined);
+          if (w.surgeCost) {
+            // Said only when the other strategy really gives each process more, and then exactly what it gives.
+            expect(alt?.cap).toBe(w.surgeCost.withoutSurge.cap);
+            expect(w.surgeCost.withoutSurge.cap).toBeGreaterThan(w.recommended?.cap ?? Number.POSITIVE_INFINITY);
+            // The worker lever: exactly what a replan with that many workers per pod gives, and no larger count
+            // below today's would raise the cap.
+            const withWorkers = (n: number) =>
+              plan(
+                { ...s, workloads: s.workloads.map((x) => (x.id === w.id ? { ...x, workers: n } : x)) },
+                policy,
+              ).workloads.find((x) => x.id === w.id)?.recommended?.cap ?? 0;
+            const f = w.surgeCost.fewerWorkers;
+            const top = (w.workers as number) - 1;
+            for (let n = top; n > (f?.workers ?? 0); n--)
+              expect(withWorkers(n)).toBeLessThanOrEqual(w.recommended?.cap ?? 0);
+            if (f) expect(withWorkers(f.workers)).toBe(f.recommended.cap);
+            expect(w.surgeCost.connections).toBe(
+              (w.podsPeak - (replanned.workloads.find((x) => x.id === w.id)?.podsPeak ?? 0)) *
+                (w.workers as number) *
+                (w.recommended?.cap ?? 0),
+            );
+          } else if (w.recommended && alt && s.workloads.find((x) => x.id === w.id)?.rollout.type === "RollingUpdate") {
+            // Nothing said: the surge costs this workload nothing.
+            expect(alt.cap).toBeLessThanOrEqual(w.recommended.cap);
+          }
+        }
       }),
       runs,
     );

@@ -13,7 +13,7 @@ import {
 } from "../../src/kube/objects.js";
 import { buildPatch } from "../../src/kube/patch.js";
 import { parseStatus, statusKey, type WorkloadStatus } from "../../src/kube/status.js";
-import { selectorString } from "../../src/kube/terminating-pods.js";
+import { podLists, selectorString } from "../../src/kube/terminating-pods.js";
 import { readWorkload } from "../../src/kube/workloads.js";
 
 function deployment(extra: Partial<V1Deployment> = {}, annotations: Record<string, string> = {}): WorkloadObject {
@@ -131,10 +131,14 @@ describe("objects", () => {
 });
 
 describe("buildPatch", () => {
-  const target = { container: "web", poolSizeEnv: "DB_POOL_SIZE", maxOverflowEnv: "DB_MAX_OVERFLOW" };
+  const target = "web";
+  const pair = (poolSize: number, maxOverflow: number) => [
+    { name: "DB_POOL_SIZE", value: String(poolSize) },
+    { name: "DB_MAX_OVERFLOW", value: String(maxOverflow) },
+  ];
 
   it("sets only the values that change, replaces valueFrom by a literal, and guards with resourceVersion", () => {
-    const p = buildPatch(deployment(), target, { poolSize: 2, maxOverflow: 1 }, undefined);
+    const p = buildPatch(deployment(), target, pair(2, 1), undefined);
     expect(p.envChanges).toEqual([{ name: "DB_MAX_OVERFLOW", from: "(valueFrom)", to: "1" }]);
     expect(p.body).toEqual({
       metadata: { resourceVersion: "42" },
@@ -150,14 +154,14 @@ describe("buildPatch", () => {
     const d = deployment();
     const env = d.spec?.template?.spec?.containers[0]?.env ?? [];
     env[1] = { name: "DB_MAX_OVERFLOW", value: "1" };
-    expect(buildPatch(d, target, { poolSize: 2, maxOverflow: 1 }, undefined).body).toBeUndefined();
+    expect(buildPatch(d, target, pair(2, 1), undefined).body).toBeUndefined();
   });
 
   it("adds a missing env var and carries the status annotation in the same patch", () => {
     const d = deployment();
     (d.spec?.template?.spec?.containers[0] as { env: unknown[] }).env = [];
     const status = { v: 1, database: "main" } as WorkloadStatus;
-    const p = buildPatch(d, target, { poolSize: 1, maxOverflow: 2 }, status);
+    const p = buildPatch(d, target, pair(1, 2), status);
     expect(p.envChanges.map((c) => c.name)).toEqual(["DB_POOL_SIZE", "DB_MAX_OVERFLOW"]);
     const metadata = p.body?.metadata as { annotations?: Record<string, string> } | undefined;
     expect(metadata?.annotations?.["pooltuner.io/status"]).toBe(JSON.stringify(status));
@@ -199,6 +203,30 @@ describe("status annotation", () => {
     expect(statusKey({ ...base, recommended: { poolSize: 1, maxOverflow: 1, peak: 32 } })).not.toBe(statusKey(base));
     expect(statusKey({ ...base, plan: { ...base.plan, processes: 20 } })).not.toBe(statusKey(base));
     expect(statusKey({ ...base, mode: "off" })).not.toBe(statusKey(base));
+    // A pause set or lifted is written (the status says so); an old status without the field reads as not paused.
+    expect(statusKey({ ...base, paused: true })).not.toBe(statusKey(base));
+    expect(parseStatus(JSON.stringify({ ...base, paused: true }))?.paused).toBe(true);
+  });
+
+  it("needs no rewrite when only the surge advice's budget-derived parts drifted (issue 13: a restart)", () => {
+    const advice = (connections: number, workers: number, without: string) =>
+      `kube:shop/Deployment/web: the rollout surge (1 pod) costs ${connections} connections of the budget: with ` +
+      `maxSurge: 0, maxUnavailable: 1 each process would get ${without} instead of 1+0 (3x the connections per ` +
+      `process); no pod serves while its only pod is replaced; or, keeping the surge, ${workers} workers per pod ` +
+      `would get 1+1 each (${workers * 4} connections at peak instead of 600)`;
+    const surge = (workers: number, without = "1+2", connections = 300) => ({
+      ...base,
+      surge: {
+        pods: 1,
+        connections,
+        withoutSurge: { poolSize: 1, maxOverflow: 2 },
+        advice: advice(connections, workers, without),
+      },
+    });
+    expect(statusKey(surge(233))).toBe(statusKey(surge(232)));
+    expect(statusKey(surge(232, "1+1"))).toBe(statusKey(surge(232)));
+    expect(statusKey(surge(232, "1+2", 150))).not.toBe(statusKey(surge(232)));
+    expect(statusKey(surge(232))).not.toBe(statusKey(base));
   });
 });
 
@@ -312,5 +340,30 @@ describe("selectorString", () => {
       }),
     ).toBe("app=web,tier in (a,b),!canary,zone,env notin (dev)");
     expect(selectorString({})).toBeUndefined();
+  });
+});
+
+describe("podLists", () => {
+  const w = (name: string, namespace: string, selector: object) => ({
+    key: `${namespace}/Deployment/${name}`,
+    namespace,
+    object: { spec: { selector } } as WorkloadObject,
+  });
+  it("covers the workloads of a namespace with one-label selectors by one LIST, any other selector by its own", () => {
+    const lists = podLists([
+      w("a", "shop", { matchLabels: { app: "a" } }),
+      w("x", "shop", { matchLabels: { app: "x", tier: "web" } }),
+      w("b", "shop", { matchLabels: { app: "b" } }),
+      w("c", "blog", { matchLabels: { app: "c" } }),
+      w("d", "shop", { matchLabels: { name: "d" } }),
+      w("e", "shop", { matchLabels: { app: "" } }),
+    ]);
+    expect(lists.map((l) => [l.namespace, l.labelSelector, l.members.map((m) => m.key.split("/")[2])])).toEqual([
+      ["shop", "app in (a,b)", ["a", "b"]],
+      ["shop", "app=x,tier=web", ["x"]],
+      ["blog", "app in (c)", ["c"]],
+      ["shop", "name in (d)", ["d"]],
+      ["shop", "app=", ["e"]],
+    ]);
   });
 });

@@ -31,6 +31,10 @@ const action = (poolSize: number, maxOverflow: number): Action => ({
   change: "decrease",
   from: { poolSize: 2, maxOverflow: 3 },
   to: { poolSize, maxOverflow },
+  env: [
+    { name: "DB_POOL_SIZE", value: String(poolSize) },
+    { name: "DB_MAX_OVERFLOW", value: String(maxOverflow) },
+  ],
 });
 
 describe("Damper", () => {

@@ -1,4 +1,4 @@
-// Which database user a workload connects as (issue 8 item 7): every env value that is a MySQL/MariaDB URL, any
+// Which database user a workload connects as (issue 8 item 7): every env value that is a MySQL/MariaDB or PostgreSQL URL, any
 // name, SQLAlchemy `dialect+driver://` schemes included; several users told apart by the database's host:port.
 // Read through the real compose reader and the real `plan` run (fake probe only: no database needed here).
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { run } from "../../src/cli/run.js";
 import type { ProbeResult } from "../../src/mysql/probe.js";
-import { accountCandidates, resolveAccount } from "../../src/sources/account.js";
+import { accountCandidates, catalogFor, resolveAccount } from "../../src/sources/account.js";
 import { loadSources } from "../../src/sources/load.js";
 import type { EnvValue } from "../../src/sources/workers.js";
 
@@ -72,14 +72,18 @@ describe("the account from env", () => {
     ["MYSQL+ASYNCMY://app:pw@h/db"],
     ["  mysql+pymysql://app:p:w/x@h/db  "],
     ["mysql+pymysql://app@h/db"],
+    ["postgres://app:pw@h/db"],
+    ["postgresql://app:pw@h:5433/db?sslmode=require"],
+    ["postgresql+psycopg2://app:pw@h/db"],
+    ["postgresql+asyncpg://app:p:w/x@h/db"],
   ])("reads the user of %s", (url) => {
     expect(accountCandidates(env({ SOME_URL: url })).map((c) => c.user)).toEqual(["app"]);
   });
 
-  it("ignores values that are not MySQL/MariaDB URLs or name no user", () => {
+  it("ignores values that are not MySQL/MariaDB/PostgreSQL URLs or name no user", () => {
     const c = accountCandidates(
       env({
-        PG_URL: "postgresql://pg:pw@h/db",
+        PG_NO_USER: "postgresql:///db?host=/run/postgresql",
         SQLITE: "sqlite:///x.db",
         WEB: "https://user:pw@example.com/",
         NO_USER: "mysql+pymysql://h:3306/db",
@@ -96,6 +100,34 @@ describe("the account from env", () => {
     expect(accountCandidates(env({ B: "mysql://app:pw@[::1]:3307/db" }))).toEqual([
       { env: "B", user: "app", host: "::1", port: 3307 },
     ]);
+  });
+
+  it("PostgreSQL URLs: port 5432 by default, a percent-encoded socket directory as the host", () => {
+    expect(
+      accountCandidates(
+        env({ DATABASE_URL: "postgresql+psycopg2://shop:pw@pg/shop", LOCAL: "postgres://shop@%2Frun%2Fpostgresql/x" }),
+      ),
+    ).toEqual([
+      { env: "DATABASE_URL", user: "shop", host: "pg", port: 5432, catalog: "shop" },
+      { env: "LOCAL", user: "shop", host: "/run/postgresql", port: 5432, catalog: "x" },
+    ]);
+    // No path: libpq's default database, the user's name.
+    expect(accountCandidates(env({ U: "postgres://ledger:pw@pg:5433" }))[0]?.catalog).toBe("ledger");
+    // A MySQL and a PostgreSQL URL with different users: the database's host:port picks.
+    const both = accountCandidates(
+      env({ MYSQL_URL: "mysql://lineage:pw@db:3306/x", DATABASE_URL: "postgresql://shop:pw@db:5432/x" }),
+    );
+    expect(resolveAccount(both, { host: "db", port: 5432 }, "pooltuner.io/")).toMatchObject({ account: "shop" });
+    expect(resolveAccount(both, { host: "db", port: 3306 }, "pooltuner.io/")).toMatchObject({ account: "lineage" });
+  });
+
+  it("the catalog: the one database every PostgreSQL URL of the account names; at the database's address when they differ", () => {
+    const one = accountCandidates(env({ A: "postgresql://shop:pw@pg/shop", B: "postgres://shop:pw@replica/shop" }));
+    expect(catalogFor(one, "shop")).toBe("shop");
+    const two = accountCandidates(env({ A: "postgresql://shop:pw@pg:5432/shop", B: "postgres://shop:pw@dw:5433/dw" }));
+    expect(catalogFor(two, "shop")).toBeUndefined();
+    expect(catalogFor(two, "shop", { host: "dw", port: 5433 })).toBe("dw");
+    expect(catalogFor(accountCandidates(env({ A: "mysql://shop:pw@db/shop" })), "shop")).toBeUndefined();
   });
 
   it("one user among several URLs is the account whatever their host (compose reaches the database as `db`)", () => {

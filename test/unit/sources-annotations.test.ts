@@ -31,6 +31,9 @@ describe("parseWorkloadOptions", () => {
           [`${p}weight`]: "2.5",
           [`${p}update-mode`]: "off",
           [`${p}account`]: "lineage",
+          [`${p}paused`]: "True",
+          [`${p}profile`]: "Celery",
+          [`${p}cap-env`]: "DB_POOL",
           "app.kubernetes.io/name": "ignored",
         },
         flavor,
@@ -49,8 +52,44 @@ describe("parseWorkloadOptions", () => {
         weight: 2.5,
         updateMode: "off",
         account: "lineage",
+        paused: true,
+        profile: "celery",
+        capEnv: "DB_POOL",
       });
     }
+  });
+
+  it("paused: only true or false, default false", () => {
+    expect(parseWorkloadOptions({ "pooltuner.io/paused": "false" }, "kubernetes", OBJ).options.paused).toBe(false);
+    const bad = parseWorkloadOptions({ "io.pooltuner.paused": "yes" }, "docker", OBJ);
+    expect(bad.options.paused).toBe(false);
+    expect(bad.errors).toEqual([
+      { object: OBJ, field: "io.pooltuner.paused", value: "yes", message: 'must be "true" or "false"' },
+    ]);
+  });
+
+  it("change-window: one or more windows separated by ';', a zone given or UTC; a bad one is one finding", () => {
+    const ok = parseWorkloadOptions(
+      { "pooltuner.io/change-window": "Sat 02:00-04:00 Europe/Berlin; Sun 01:00-02:00" },
+      "kubernetes",
+      OBJ,
+    );
+    expect(ok.errors).toEqual([]);
+    expect(ok.options.changeWindows?.map((w) => [w.days, w.start, w.length, w.timeZone])).toEqual([
+      [[6], 120, 120, "Europe/Berlin"],
+      [[0], 60, 60, "UTC"],
+    ]);
+    expect(parseWorkloadOptions({}, "docker", OBJ).options.changeWindows).toBeUndefined();
+    const bad = parseWorkloadOptions({ "io.pooltuner.change-window": "weekends" }, "docker", OBJ);
+    expect(bad.options.changeWindows).toBeUndefined();
+    expect(bad.errors).toEqual([
+      {
+        object: OBJ,
+        field: "io.pooltuner.change-window",
+        value: "weekends",
+        message: expect.stringMatching(/^must be change windows: .* separate several with ";"/),
+      },
+    ]);
   });
 
   it("defaults: not enabled, DB_POOL_SIZE / DB_MAX_OVERFLOW, weight 1, update-mode auto", () => {

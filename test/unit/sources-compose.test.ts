@@ -73,6 +73,12 @@ DATABASE_URL=mysql+pymysql://lineage:pw@db:3306/lineage
       resources: { cpuMillis: 500, memoryBytes: 512 * 2 ** 20 },
       weight: 1,
       current: { poolSize: 2, maxOverflow: 3 },
+      writes: {
+        kind: "pool-overflow",
+        profile: "sqlalchemy",
+        poolSizeEnv: "LINEAGE_DB_POOL_SIZE",
+        maxOverflowEnv: "LINEAGE_DB_MAX_OVERFLOW",
+      },
     });
     expect(w?.workersFrom).toBe("env GUNICORN_WORKERS");
     expect(w?.accountFrom).toBe("user in env DATABASE_URL");

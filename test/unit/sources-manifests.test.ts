@@ -57,6 +57,18 @@ ${
 `;
 
 describe("Kubernetes manifests", () => {
+  it("the pooltuner.io/enabled label opts in like the annotation; an annotation saying otherwise wins", async () => {
+    const labelled = (name: string, annotation?: string) =>
+      deployment({ name }).replace(
+        '    pooltuner.io/enabled: "true"\n',
+        `${annotation !== undefined ? `    pooltuner.io/enabled: "${annotation}"\n` : ""}  labels:\n    pooltuner.io/enabled: "true"\n`,
+      );
+    await files({ "apps.yaml": [labelled("by-label"), labelled("annotation-off", "false")].join("---\n") });
+    const r = await load("apps.yaml");
+    expect(r.errors).toEqual([]);
+    expect(r.workloads.map((w) => w.workload.id)).toEqual(["kube:default/Deployment/by-label"]);
+  });
+
   it("a Deployment with defaults: RollingUpdate (surge left to the policy), namespace default, first container", async () => {
     await files({ "web.yaml": deployment({}) });
     const r = await load("web.yaml");
@@ -71,6 +83,12 @@ describe("Kubernetes manifests", () => {
         workers: 4,
         weight: 1,
         current: { poolSize: 2, maxOverflow: 3 },
+        writes: {
+          kind: "pool-overflow",
+          profile: "sqlalchemy",
+          poolSizeEnv: "DB_POOL_SIZE",
+          maxOverflowEnv: "DB_MAX_OVERFLOW",
+        },
       },
     ]);
     expect(r.workloads[0]?.object).toBe("Deployment default/web");
@@ -365,5 +383,72 @@ spec:
         /web\.yaml: Deployment default\/web: pooltuner\.io\/workers: worker processes per container unknown: .*set pooltuner\.io\/workers/,
       ),
     ]);
+  });
+});
+
+describe("old pods that linger during a rollout (preStop, long grace period)", () => {
+  const app = (o: { annotation?: string; spec?: string; pod?: string; container?: string; init?: string }) => `
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  annotations:
+    pooltuner.io/enabled: "true"
+${o.annotation ? `    pooltuner.io/old-pods-linger: "${o.annotation}"\n` : ""}spec:
+  replicas: 2
+${o.spec ?? ""}
+  template:
+    spec:
+${o.pod ?? ""}
+${o.init ?? ""}
+      containers:
+        - name: web
+          image: web
+${o.container ?? ""}
+          env:
+            - { name: GUNICORN_WORKERS, value: "4" }
+`;
+  const rolloutOf = async (text: string) => {
+    await files({ "web.yaml": text });
+    const r = await load("web.yaml");
+    expect(r.errors).toEqual([]);
+    return r.workloads[0]?.workload.rollout;
+  };
+  const preStop = `          lifecycle:
+            preStop: { exec: { command: ["sleep", "10"] } }`;
+
+  it("a preStop hook on the container: old pods linger", async () => {
+    expect(await rolloutOf(app({ container: preStop }))).toEqual({ type: "RollingUpdate", oldPodsLinger: true });
+  });
+  it("a grace period above Kubernetes' 30 s default lingers; 30 s and none do not", async () => {
+    const grace = (s: number) => `      terminationGracePeriodSeconds: ${s}`;
+    expect(await rolloutOf(app({ pod: grace(31) }))).toEqual({ type: "RollingUpdate", oldPodsLinger: true });
+    expect(await rolloutOf(app({ pod: grace(30) }))).toEqual({ type: "RollingUpdate" });
+    expect(await rolloutOf(app({}))).toEqual({ type: "RollingUpdate" });
+  });
+  it("a sidecar's preStop counts (init container with restartPolicy Always); an ordinary init container's does not", async () => {
+    const init = (policy: string) => `      initContainers:
+        - name: proxy
+          image: proxy
+${policy}
+          lifecycle:
+            preStop: { exec: { command: ["sleep", "5"] } }`;
+    expect(await rolloutOf(app({ init: init("          restartPolicy: Always") }))).toEqual({
+      type: "RollingUpdate",
+      oldPodsLinger: true,
+    });
+    expect(await rolloutOf(app({ init: init("") }))).toEqual({ type: "RollingUpdate" });
+  });
+  it("podReplacementPolicy TerminationComplete waits for old pods; Recreate never overlaps", async () => {
+    expect(await rolloutOf(app({ container: preStop, spec: "  podReplacementPolicy: TerminationComplete" }))).toEqual({
+      type: "RollingUpdate",
+    });
+    expect(await rolloutOf(app({ container: preStop, spec: "  strategy: { type: Recreate }" }))).toEqual({
+      type: "Recreate",
+    });
+  });
+  it("the annotation overrides the derivation both ways", async () => {
+    expect(await rolloutOf(app({ container: preStop, annotation: "false" }))).toEqual({ type: "RollingUpdate" });
+    expect(await rolloutOf(app({ annotation: "true" }))).toEqual({ type: "RollingUpdate", oldPodsLinger: true });
   });
 });

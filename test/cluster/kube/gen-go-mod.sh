@@ -21,7 +21,7 @@ for m in "${staging[@]}"; do
   go mod edit -replace "${m}=${m}@${staging_version}"
 done
 go mod edit -require "k8s.io/kubernetes@${version}"
-for cmd in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+for cmd in kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet; do
   go get -tool "k8s.io/kubernetes/cmd/${cmd}@${version}"
 done
 go mod tidy

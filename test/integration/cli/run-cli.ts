@@ -12,12 +12,14 @@ export interface CliRun {
 }
 
 /**
- * `env` replaces nothing of the caller's environment except POOLTUNER_MYSQL_URL, which is removed unless given.
+ * `env` replaces nothing of the caller's environment except POOLTUNER_MYSQL_URL and POOLTUNER_POSTGRES_URL, which are
+ * removed unless given.
  * A run still going after `timeoutMs` is killed and rejects: hostile-input tests bound the time this way.
  */
 export function runCli(args: readonly string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<CliRun> {
   const base = { ...process.env };
   delete base.POOLTUNER_MYSQL_URL;
+  delete base.POOLTUNER_POSTGRES_URL;
   return new Promise((resolve, reject) => {
     execFile(
       process.execPath,

@@ -1,6 +1,7 @@
 // Issue 10: a password in the URL's query string (`?password=`, other spellings) never reaches the CLI's output —
 // table, JSON, errors — against a real MariaDB (test/support/mariadb.global.ts), the CLI spawned as a process.
 import { randomBytes } from "node:crypto";
+import { createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { connectRoot } from "../../support/mariadb.js";
 import { type CliRun, runCli } from "./run-cli.js";
@@ -80,4 +81,45 @@ describe("a URL with its password in the query string", { timeout: 60_000 }, () 
     expect(r.stderr).toMatch(/mysql:\/\/\*\*\*/);
     leaksNothing(r);
   });
+});
+
+/** A loopback port nobody listens on (taken, then released). */
+async function closedPort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  const address = srv.address();
+  const port = typeof address === "object" && address ? address.port : 0;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+describe("a URL whose server refuses the login or does not answer", { timeout: 60_000 }, () => {
+  const wrong = `Wr0ng-${randomBytes(6).toString("hex")}@/#`;
+  const cases = [
+    {
+      what: "a wrong password in the userinfo",
+      url: () => `mysql://${user}:${encodeURIComponent(wrong)}@${server.host}:${server.port}/`,
+      says: new RegExp(`authentication failed for ${user}@${server.host}:${server.port}`),
+    },
+    {
+      what: "?password= on a port nobody listens on",
+      url: async () => `mysql://${user}@127.0.0.1:${await closedPort()}/?password=${encodeURIComponent(wrong)}`,
+      says: /cannot reach MySQL at pt_cli_query_pw@127\.0\.0\.1:\d+/,
+    },
+    {
+      what: "?passwd= on a port nobody listens on",
+      url: async () => `mysql://${user}@127.0.0.1:${await closedPort()}/?passwd=${encodeURIComponent(wrong)}`,
+      says: /cannot reach MySQL at pt_cli_query_pw@127\.0\.0\.1:\d+/,
+    },
+  ];
+  for (const command of ["plan", "check"]) {
+    for (const format of ["table", "json"]) {
+      it.each(cases)(`${command} -o ${format}, $what: exit 3, names user@host, no secret`, async (k) => {
+        const r = await runCli([command, COMPOSE, "--mysql-url", await k.url(), "-o", format]);
+        expect(r.code).toBe(3);
+        expect(r.stderr).toMatch(k.says);
+        leaksNothing(r, wrong, encodeURIComponent(wrong), wrong.slice(0, 18));
+      });
+    }
+  }
 });

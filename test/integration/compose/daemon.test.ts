@@ -284,8 +284,10 @@ describe("pooltuner compose", () => {
       await new Promise((r) => setTimeout(r, 2_000));
       const settled = await projectContainers(docker, project);
       await appContainer(project, 3, { LINEAGE_DB_POOL_SIZE: "1", LINEAGE_DB_MAX_OVERFLOW: "1" });
+      // Done when every container has the values and the originals (kept until the last one runs) are gone.
       await eventually("the scale-up to lower the values", 60_000, async () =>
-        (await Promise.all([1, 2, 3].map((i) => poolOf(`${project}-app-${i}`)))).every((p) => p === "1+0")
+        (await Promise.all([1, 2, 3].map((i) => poolOf(`${project}-app-${i}`)))).every((p) => p === "1+0") &&
+        !(await projectContainers(docker, project)).some((c) => c.name.includes("_pooltuner-prev-"))
           ? true
           : undefined,
       );

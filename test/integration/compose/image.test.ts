@@ -148,11 +148,18 @@ it("runs the compose daemon as a sidecar against the host's Docker and tunes a s
     // The counter moves when the apply has finished (the last container healthy), a little after its env changed.
     const metrics = await eventually("the apply to be counted", 30_000, async () => {
       const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-      return text.includes(
-        `pooltuner_patches_total{workload="compose:${project}/app",database="lineage",change="decrease",result="ok"} 1`,
-      )
-        ? text
-        : undefined;
+      // One counted apply, whatever the order of its labels (namespace, kind and name came with issue 12).
+      const want = [
+        `workload="compose:${project}/app"`,
+        `namespace="${project}"`,
+        'kind="ComposeService"',
+        'name="app"',
+      ];
+      const counted = text
+        .split("\n")
+        .filter((l) => l.startsWith("pooltuner_patches_total{") && l.endsWith("} 1"))
+        .some((l) => [...want, 'database="lineage"', 'change="decrease"', 'result="ok"'].every((x) => l.includes(x)));
+      return counted ? text : undefined;
     });
     expect(metrics).toContain('pooltuner_database_max_connections{database="lineage"} 20');
   } finally {

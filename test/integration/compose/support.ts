@@ -2,6 +2,8 @@
 // dockerode on the test bed's real Engine; a MariaDB with the app and monitoring accounts; an in-memory logger.
 // Every object a test creates carries RUN_LABEL, so cleanup removes only this run's containers, networks, volumes.
 import { randomBytes } from "node:crypto";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { Writable } from "node:stream";
 import Docker from "dockerode";
 import { pino } from "pino";
@@ -62,6 +64,21 @@ export interface ComposeContainerSpec {
   readonly start?: boolean;
 }
 
+/**
+ * The project directory `docker compose up` would have run in: it exists and its compose.yaml defines the service
+ * (the daemon writes env files only there). Returns the labels compose puts on the containers.
+ */
+export async function composeProjectDir(dir: string, service: string): Promise<Record<string, string>> {
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, "compose.yaml");
+  const text = await readFile(file, "utf8").catch(() => "services:\n");
+  if (!text.includes(`\n  ${service}:\n`)) await writeFile(file, `${text}  ${service}:\n    image: ${SLIM}\n`);
+  return {
+    "com.docker.compose.project.working_dir": dir,
+    "com.docker.compose.project.config_files": file,
+  };
+}
+
 /** A container with the labels `docker compose up` puts on `<project>-<service>-<index>`. */
 export async function composeContainer(docker: Docker, spec: ComposeContainerSpec): Promise<Docker.Container> {
   const name = `${spec.project}-${spec.service}-${spec.index}`;
@@ -77,7 +94,7 @@ export async function composeContainer(docker: Docker, spec: ComposeContainerSpe
       "com.docker.compose.service": spec.service,
       "com.docker.compose.container-number": String(spec.index),
       "com.docker.compose.oneoff": "False",
-      ...(spec.workingDir ? { "com.docker.compose.project.working_dir": spec.workingDir } : {}),
+      ...(spec.workingDir ? await composeProjectDir(spec.workingDir, spec.service) : {}),
       ...spec.labels,
     },
     StopTimeout: 2,
@@ -139,9 +156,13 @@ export interface TestDatabase {
   readonly appPassword: string;
 }
 
-/** A private MariaDB with `lineage` (the app) and `monitor` (PROCESS) accounts. */
-export async function startTestDatabase(label: string, maxConnections: number): Promise<TestDatabase> {
-  const db = await startMariaDb({ label, maxConnections });
+/** A private MariaDB with `lineage` (the app) and `monitor` (PROCESS) accounts; `extraArgs` go to mariadbd. */
+export async function startTestDatabase(
+  label: string,
+  maxConnections: number,
+  extraArgs: string[] = [],
+): Promise<TestDatabase> {
+  const db = await startMariaDb({ label, maxConnections, extraArgs });
   const appPassword = randomBytes(8).toString("hex");
   const monitorPassword = randomBytes(8).toString("hex");
   await db.query("CREATE DATABASE lineage");

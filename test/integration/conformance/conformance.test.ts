@@ -2,9 +2,10 @@
 // bed's dockerd + the compose daemon, a private MariaDB): same expectations, two actuators. Every "nothing changed"
 // is shown by a pass that happened after the change and a version of the workload that did not move.
 import { randomBytes } from "node:crypto";
+import { createServer as createHttpServer } from "node:http";
 import { createServer, type Server, type Socket, connect as tcpConnect } from "node:net";
 import mysql, { type Connection } from "mysql2/promise";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { PassReport } from "../../../src/runtime/pass-types.js";
 import { eventually } from "../../support/cluster.js";
 import { type MariaDb, startMariaDb } from "../../support/mariadb.js";
@@ -54,8 +55,10 @@ async function proxy(): Promise<{ url: string; close: () => Promise<void> }> {
 }
 
 /**
- * The app's own pools fill every slot a non-SUPER account may take. A probe that was connected meanwhile frees its
- * slot when it ends, so slots are taken again for a while (a probe comes at most every 500 ms, this every 50 ms).
+ * The app's own pools fill every slot a non-SUPER account may take. The daemons keep their probe connection open (a
+ * full server still answers it), so for the probe itself to get 1040 its connection is killed — as a server restart
+ * or a network cut would — and its slot taken by the app, until no monitoring connection is left (a reconnect comes
+ * at most every 250 ms, this every 50 ms).
  */
 async function fillServer(): Promise<Connection[]> {
   const held: Connection[] = [];
@@ -69,8 +72,13 @@ async function fillServer(): Promise<Connection[]> {
     }
   };
   while (await grab()) if (held.length > 40) throw new Error("the server never got full");
+  const monitorThreads = async () =>
+    (await db.query<{ ID: number }[]>("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = 'monitor'")).map(
+      (r) => Number(r.ID),
+    );
   const until = Date.now() + 2_500;
-  while (Date.now() < until) {
+  while (Date.now() < until || (await monitorThreads()).length > 0) {
+    for (const id of await monitorThreads()) await db.query(`KILL ${id}`).catch(() => {});
     while (await grab());
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -92,6 +100,26 @@ async function probeErrno(): Promise<number | undefined> {
   }
 }
 
+/** A local webhook receiver: answers the first posts with `statuses` (then 200) and records every post. */
+async function receiver(statuses: number[]) {
+  const got: { id: string; kind: string; path: string }[] = [];
+  const server = createHttpServer((req, res) => {
+    let text = "";
+    req.on("data", (c) => {
+      text += c;
+    });
+    req.on("end", () => {
+      const body = JSON.parse(text) as { id: string; kind: string };
+      got.push({ id: body.id, kind: body.kind, path: req.url ?? "" });
+      res.statusCode = statuses.shift() ?? 200;
+      res.end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as { port: number }).port;
+  return { got, port, close: () => new Promise((r) => server.close(r)) };
+}
+
 /** The first pass from `from` on that satisfies `ok`. */
 async function pass(d: RunningDaemon, what: string, ok: (r: PassReport) => boolean, from = 0, timeoutMs = 60_000) {
   return eventually(what, async () => d.reports().slice(from).find(ok), { timeoutMs, intervalMs: 100 });
@@ -101,12 +129,16 @@ const deferred = (reason: string) => (r: PassReport) => r.deferred.some((x) => x
 
 describe.each([new KubeWorld(), new ComposeWorld()] as World[])("$name daemon", (world) => {
   const daemons: RunningDaemon[] = [];
-  const start = async (scope: string, o: Parameters<World["daemon"]>[1]) => {
+  const start = async (scope: string | readonly string[], o: Parameters<World["daemon"]>[1]) => {
     const d = await world.daemon(scope, o);
     daemons.push(d);
     return d;
   };
   beforeAll(() => world.setup(), 300_000);
+  // A daemon a failed test left running would probe on: its connection would count as another client's in the next.
+  afterEach(async () => {
+    for (const d of daemons.splice(0)) await d.stop().catch(() => {});
+  });
   afterAll(async () => {
     for (const d of daemons) await d.stop().catch(() => {});
     await world.teardown();
@@ -128,7 +160,8 @@ describe.each([new KubeWorld(), new ComposeWorld()] as World[])("$name daemon", 
       await pass(d, "a pass on a full server", (r) => r.decreasesOnly === true, n);
       await world.scale(scope, 3);
       await eventually("the decrease to 1+0", async () => ((await world.pool(scope)) === "1+0" ? true : undefined));
-      const applied = d.reports().find((r) => r.applied.length > 0);
+      // The workload may show the new values before the pass that wrote them has ended (it still sends an event).
+      const applied = await pass(d, "the pass that applied it", (r) => r.applied.length > 0);
       expect(applied?.decreasesOnly).toBe(true);
       expect(applied?.applied[0]?.change).toBe("decrease");
     } finally {
@@ -170,7 +203,9 @@ describe.each([new KubeWorld(), new ComposeWorld()] as World[])("$name daemon", 
     await pass(d, "a first plan", settled);
     await world.scale(scope, 3);
     await eventually("the decrease to 1+0", async () => ((await world.pool(scope)) === "1+0" ? true : undefined));
-    expect(d.reports().find((r) => r.applied.length > 0)?.plan?.workloads[0]?.replicas).toBe(3);
+    expect((await pass(d, "the pass that applied it", (r) => r.applied.length > 0)).plan?.workloads[0]?.replicas).toBe(
+      3,
+    );
     await d.stop();
   });
 
@@ -180,7 +215,7 @@ describe.each([new KubeWorld(), new ComposeWorld()] as World[])("$name daemon", 
     await pass(d, "a first plan", settled);
     await db.query("SET GLOBAL max_connections = 12");
     await eventually("the decrease to 1+0", async () => ((await world.pool(scope)) === "1+0" ? true : undefined));
-    expect(d.reports().find((r) => r.applied.length > 0)?.plan?.databases[0]?.limit).toBe(12);
+    expect((await pass(d, "the pass that applied it", (r) => r.applied.length > 0)).plan?.databases[0]?.limit).toBe(12);
     await d.stop();
   });
 
@@ -249,5 +284,121 @@ describe.each([new KubeWorld(), new ComposeWorld()] as World[])("$name daemon", 
     expect(second.reports().map((r) => r.writes + r.applied.length)).toEqual(second.reports().map(() => 0));
     expect(await world.version(scope)).toBe(before);
     await second.stop();
+  });
+
+  // Two databases on the same server (budget 20 − 2 − 1 = 17 each): "one" runs 2 × 4 × (2+3) = 40, 23 over; "two"
+  // runs 2 × 4 × (5+5) = 80, 63 over. Both need a decrease at once; one restart at a time across the daemon.
+  it("cap 1: two databases needing decreases at once go one at a time, the more over-budget first", async () => {
+    const one = await world.app("capone", { replicas: 2, pool: "2+3", database: "one" });
+    const two = await world.app("captwo", { replicas: 2, pool: "5+5", database: "two" });
+    const d = await start([one, two], {
+      url: (await proxy()).url,
+      databases: ["one", "two"],
+      restartLimits: { maxConcurrent: 1, maxPerHour: 0 },
+    });
+    await eventually("both decreased to 1+1", async () =>
+      (await world.pool(one)) === "1+1" && (await world.pool(two)) === "1+1" ? true : undefined,
+    );
+    const reports = d.reports();
+    const appliedAt = (db: string) => reports.findIndex((r) => r.database === db && r.applied.length > 0);
+    // The more over-budget database first; the other waited for the cap meanwhile.
+    expect(appliedAt("two")).toBeGreaterThanOrEqual(0);
+    expect(appliedAt("one")).toBeGreaterThan(appliedAt("two"));
+    const waited = reports
+      .slice(0, appliedAt("one"))
+      .some((r) => r.database === "one" && r.deferred.some((x) => x.reason === "restart-cap"));
+    expect(waited).toBe(true);
+    expect(reports.flatMap((r) => r.applied)).toHaveLength(2);
+    await d.stop();
+  });
+
+  // 2 × 4 at 1+0 = 8; 1+1 (16) fits 17: an increase, held by a Saturday 02:00 window until the injected wall clock
+  // (started 8 s before it) reaches it.
+  it("a change window holds an increase until it opens (wall clock injected)", async () => {
+    const scope = await world.app("window", { replicas: 2, pool: "1+0" });
+    const before = await world.specVersion(scope);
+    const opensIn = 8_000;
+    const startedAt = Date.now();
+    const wallStart = Date.parse("2026-11-28T02:00:00Z") - opensIn;
+    const d = await start(scope, {
+      url: (await proxy()).url,
+      damping: { cooldownMs: 0, minGain: 1 },
+      changeWindows: ["Sat 02:00-04:00"],
+      wallClock: () => wallStart + (Date.now() - startedAt),
+    });
+    const held = await pass(d, "the increase held for its window", deferred("change-window"));
+    expect(await world.specVersion(scope)).toBe(before);
+    const until = held.deferred.find((x) => x.reason === "change-window")?.until ?? 0;
+    expect(Math.abs(until - (startedAt + opensIn))).toBeLessThan(1_000);
+    await eventually("the increase to 1+1", async () => ((await world.pool(scope)) === "1+1" ? true : undefined));
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(opensIn);
+    await d.stop();
+  });
+
+  it("metrics: the same families in both daemons, workloads labelled namespace, kind and name", async () => {
+    const scope = await world.app("metrics", { replicas: 3, pool: "1+1" });
+    const before = Date.now();
+    const d = await start(scope, { url: (await proxy()).url });
+    await eventually("the decrease to 1+0", async () => ((await world.pool(scope)) === "1+0" ? true : undefined));
+    await pass(d, "a pass after it", (r) => r.outcome === "planned", d.reports().length);
+    const text = await d.metrics();
+    const kind = world.name === "kube" ? "Deployment" : "ComposeService";
+    const value = (re: RegExp) => Number(re.exec(text)?.[1]);
+    expect(text).toMatch(/^pooltuner_build_info\{[^}]*version="[^"]+"[^}]*\} 1$/m);
+    expect(value(/^pooltuner_reconcile_duration_seconds_count\{database="db"\} (\d+)$/m)).toBeGreaterThan(0);
+    expect(value(/^pooltuner_probe_duration_seconds_count\{database="db",result="ok"\} (\d+)$/m)).toBeGreaterThan(0);
+    const lastOk = value(/^pooltuner_probe_last_success_timestamp_seconds\{database="db"\} ([\d.e+]+)$/m);
+    expect(lastOk * 1000).toBeGreaterThanOrEqual(before - 1_000);
+    expect(lastOk * 1000).toBeLessThanOrEqual(Date.now() + 1_000);
+    expect(value(/^pooltuner_workqueue_adds_total (\d+)$/m)).toBeGreaterThan(0);
+    expect(text).toMatch(/^pooltuner_workqueue_depth \d+$/m);
+    expect(text).toMatch(/^pooltuner_workqueue_retries_total \d+$/m);
+    // One restart, a decrease, labelled with the workload's parts (compose: project, ComposeService, service).
+    const restarts = new RegExp(
+      `^pooltuner_restarts_total\\{[^}]*namespace="${scope}",kind="${kind}",name="app",database="db",reason="decrease"\\} (\\d+)$`,
+      "m",
+    );
+    expect(value(restarts)).toBeGreaterThan(0);
+    await d.stop();
+  });
+
+  it("notifications: each change told once (Applied, DatabaseUnreachable), a failed post retried", async () => {
+    const hook = await receiver([503]);
+    const token = randomBytes(8).toString("hex");
+    const scope = await world.app("notify", { replicas: 2, pool: "1+1" });
+    const p = await proxy();
+    const d = await start(scope, {
+      url: p.url,
+      webhooks: [{ name: "ops", url: `http://127.0.0.1:${hook.port}/hooks/${token}`, format: "generic" }],
+    });
+    try {
+      await pass(d, "a first plan", settled);
+      await world.scale(scope, 3);
+      await eventually("the decrease to 1+0", async () => ((await world.pool(scope)) === "1+0" ? true : undefined));
+      await world.settle(scope);
+      await p.close();
+      await eventually("DatabaseUnreachable delivered", async () =>
+        hook.got.some((g) => g.kind === "DatabaseUnreachable") ? true : undefined,
+      );
+      // Three more passes with the database still unreachable tell nothing new.
+      const n = d.reports().length;
+      await eventually("three more unreachable passes", async () =>
+        d
+          .reports()
+          .slice(n)
+          .filter((r) => r.outcome === "unreachable").length >= 3
+          ? true
+          : undefined,
+      );
+      const ids = new Map(hook.got.map((g) => [g.id, g.kind]));
+      expect([...ids.values()].sort()).toEqual(["Applied", "DatabaseUnreachable"]);
+      // The first post was answered 503 and retried with the same id: one post more than notifications.
+      expect(hook.got).toHaveLength(3);
+      expect(hook.got[0]?.id).toBe(hook.got[1]?.id);
+      expect(hook.got.every((g) => g.path === `/hooks/${token}`)).toBe(true);
+    } finally {
+      await d.stop();
+      await hook.close();
+    }
   });
 });

@@ -5,12 +5,20 @@
 // the test bed's dockerd with containers labelled as `docker compose up` labels them.
 import { randomBytes } from "node:crypto";
 import { PatchStrategy, setHeaderOptions, type V1Deployment } from "@kubernetes/client-node";
-import { type Damping, DEFAULT_DAMPING, DEFAULT_POLICY } from "../../../src/core/index.js";
+import {
+  type ChangeWindow,
+  type Damping,
+  DEFAULT_DAMPING,
+  DEFAULT_POLICY,
+  parseChangeWindow,
+  type RestartLimits,
+} from "../../../src/core/index.js";
 import { ComposeDaemon } from "../../../src/docker/daemon.js";
 import type { RunningController } from "../../../src/kube/controller.js";
 import { createLogger } from "../../../src/runtime/logger.js";
 import { Metrics } from "../../../src/runtime/metrics.js";
 import type { PassReport } from "../../../src/runtime/pass-types.js";
+import type { WebhookConfig } from "../../../src/runtime/webhooks.js";
 import { applyManifest, eventually } from "../../support/cluster.js";
 import { cleanupRun, composeContainer, containerEnv, projectContainers, testDocker } from "../compose/support.js";
 import {
@@ -35,12 +43,33 @@ export interface AppOptions {
   readonly updateMode?: "auto" | "off";
   /** The app refuses to run (compose) or to be updated (Kubernetes admission) with this DB_POOL_SIZE. */
   readonly refusePoolSize?: string;
+  /** The database it names (default `db`). */
+  readonly database?: string;
 }
 
 export interface DaemonOptions {
   readonly url: string;
   readonly damping?: Damping;
   readonly failureBackoffMs?: number;
+  /** The databases configured, all at `url` (default one, `db`). */
+  readonly databases?: readonly string[];
+  readonly restartLimits?: RestartLimits;
+  /** Change windows of every database. */
+  readonly changeWindows?: readonly string[];
+  /** The wall clock the windows are read against. */
+  readonly wallClock?: () => number;
+  /** Webhooks told of applies and conditions (retried after 200 ms, doubling). */
+  readonly webhooks?: readonly WebhookConfig[];
+}
+
+/** The databases of a daemon, as its configuration file would give them. */
+function databasesOf(o: DaemonOptions) {
+  const windows = o.changeWindows?.map((t): ChangeWindow => {
+    const w = parseChangeWindow(t);
+    if ("error" in w) throw new Error(w.error);
+    return w.window;
+  });
+  return (o.databases ?? ["db"]).map((name) => ({ name, url: o.url, ...(windows ? { changeWindows: windows } : {}) }));
 }
 
 export interface RunningDaemon {
@@ -48,6 +77,8 @@ export interface RunningDaemon {
   reports(): readonly PassReport[];
   /** The daemon has observed `replicas` replicas of the app (its next pass plans with them). */
   sees(replicas: number): Promise<boolean>;
+  /** Its /metrics text, as Prometheus would scrape it. */
+  metrics(): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -66,7 +97,8 @@ export interface World {
   specVersion(scope: string): Promise<string>;
   /** Whatever the world does on its own after a change has finished (a Deployment's rollout status). */
   settle(scope: string): Promise<void>;
-  daemon(scope: string, o: DaemonOptions): Promise<RunningDaemon>;
+  /** A daemon over one scope, or several (the first is the one `sees` looks at). */
+  daemon(scope: string | readonly string[], o: DaemonOptions): Promise<RunningDaemon>;
 }
 
 const ANNOTATIONS = (o: AppOptions) => ({
@@ -88,7 +120,7 @@ export class KubeWorld implements World {
     const [poolSize, maxOverflow] = o.pool.split("+");
     await createApp(
       this.c,
-      seedApp("app", ns, "db", {
+      seedApp("app", ns, o.database ?? "db", {
         replicas: o.replicas,
         env: [
           { name: "GUNICORN_WORKERS", value: "4" },
@@ -173,10 +205,17 @@ spec:
     await rolledOut(this.c, ns, "app");
   }
 
-  async daemon(ns: string, o: DaemonOptions): Promise<RunningDaemon> {
+  async daemon(scopes: string | readonly string[], o: DaemonOptions): Promise<RunningDaemon> {
+    const namespaces = typeof scopes === "string" ? [scopes] : [...scopes];
+    const ns = namespaces[0] as string;
     const ctl: RunningController = await runController(this.c, {
-      databases: [{ name: "db", url: o.url }],
-      namespaces: [ns],
+      databases: databasesOf(o),
+      namespaces,
+      ...(o.restartLimits ? { restartLimits: o.restartLimits } : {}),
+      ...(o.wallClock ? { wallClock: o.wallClock } : {}),
+      ...(o.webhooks
+        ? { config: { databases: databasesOf(o), policy: DEFAULT_POLICY, webhooks: o.webhooks }, webhookRetryMs: 200 }
+        : {}),
       ...(o.damping ? { damping: o.damping } : {}),
       failureBackoffMs: o.failureBackoffMs ?? 60_000,
       unmanagedWindowMs: 0,
@@ -186,6 +225,7 @@ spec:
     return {
       reports: () => ctl.reconciler.reports,
       sees: async (replicas) => ctl.cache.getWorkload("Deployment", ns, "app")?.spec?.replicas === replicas,
+      metrics: () => ctl.metrics.registry.metrics(),
       stop: () => ctl.stop(),
     };
   }
@@ -223,7 +263,7 @@ export class ComposeWorld implements World {
       index,
       labels: {
         "io.pooltuner.enabled": "true",
-        "io.pooltuner.database": "db",
+        "io.pooltuner.database": o.database ?? "db",
         "io.pooltuner.pool-size-env": "DB_POOL_SIZE",
         "io.pooltuner.max-overflow-env": "DB_MAX_OVERFLOW",
         "io.pooltuner.workers-env": "GUNICORN_WORKERS",
@@ -267,28 +307,35 @@ export class ComposeWorld implements World {
   }
   async settle() {}
 
-  async daemon(project: string, o: DaemonOptions): Promise<RunningDaemon> {
+  async daemon(scopes: string | readonly string[], o: DaemonOptions): Promise<RunningDaemon> {
+    const projects = typeof scopes === "string" ? [scopes] : [...scopes];
+    const project = projects[0] as string;
     const stop = new AbortController();
+    const metrics = new Metrics({ version: "test", daemon: "compose" });
     const d = new ComposeDaemon({
       docker: this.docker,
-      databases: [{ name: "db", url: o.url }],
+      databases: databasesOf(o),
       policy: DEFAULT_POLICY,
+      ...(o.restartLimits ? { restartLimits: o.restartLimits } : {}),
+      ...(o.wallClock ? { wallClock: o.wallClock } : {}),
+      ...(o.webhooks ? { webhooks: o.webhooks, webhookRetryMs: 200 } : {}),
       damping: o.damping ?? { ...DEFAULT_DAMPING, cooldownMs: 2_000 },
       dryRun: false,
-      projects: [project],
+      projects,
       pollIntervalMs: 500,
       resyncIntervalMs: 1_000,
       unmanagedWindowMs: 0,
       recreate: { settleMs: 500, startTimeoutMs: 30_000 },
       failureBackoffMs: o.failureBackoffMs ?? 60_000,
       logger: createLogger({ level: process.env.POOLTUNER_TEST_LOG ?? "silent", name: "compose-test" }),
-      metrics: new Metrics(),
+      metrics,
     });
     const running = d.run(stop.signal);
     return {
       reports: () => d.reports,
       // Discovery lists the containers afresh on every pass.
       sees: async (replicas) => (await projectContainers(this.docker, project)).length === replicas,
+      metrics: () => metrics.registry.metrics(),
       stop: async () => {
         stop.abort();
         await running;

@@ -18,6 +18,7 @@ import {
 import { inject } from "vitest";
 import { DEFAULT_POLICY } from "../../../src/core/index.js";
 import { type ControllerOptions, type RunningController, startController } from "../../../src/kube/controller.js";
+import type { DatabaseConfig } from "../../../src/runtime/config.js";
 import { createLogger } from "../../../src/runtime/logger.js";
 import { adminKubeConfig, applyManifest, eventually, serviceAccountKubeConfig } from "../../support/cluster.js";
 import { type MariaDb, startMariaDb } from "../../support/mariadb.js";
@@ -31,15 +32,17 @@ export interface Cluster {
   apps: AppsV1Api;
   core: CoreV1Api;
   autoscaling: AutoscalingV2Api;
-  /** Authenticated as system:serviceaccount:pooltuner:pooltuner with manifests/rbac.yaml applied. */
+  /** Authenticated as system:serviceaccount:pooltuner:pooltuner with manifests/rbac.yaml and admission-policy.yaml. */
   controllerKubeConfig: KubeConfig;
 }
 
-/** The cluster of the run, with the controller's namespace and RBAC from manifests/ applied. */
+/** The cluster of the run, with the controller's namespace, RBAC and admission policy from manifests/ applied. */
 export async function cluster(): Promise<Cluster> {
   const admin = adminKubeConfig(inject("kube").kubeconfigPath);
   await applyManifest(admin, { path: join(REPO, "manifests/namespace.yaml") });
   await applyManifest(admin, { path: join(REPO, "manifests/rbac.yaml") }, CONTROLLER_NAMESPACE);
+  // Every controller suite runs under the admission policy: each write the controller makes must pass it.
+  await applyManifest(admin, { path: join(REPO, "manifests/admission-policy.yaml") });
   const controllerKubeConfig = await serviceAccountKubeConfig(admin, {
     namespace: CONTROLLER_NAMESPACE,
     name: "pooltuner",
@@ -87,7 +90,7 @@ export async function database(label: string, maxConnections: number): Promise<D
 /** Test-speed knobs: short polls and checks; everything else as in production. */
 export async function runController(
   c: Cluster,
-  o: Partial<ControllerOptions> & { databases: { name: string; url: string }[]; namespaces: string[] },
+  o: Partial<ControllerOptions> & { databases: DatabaseConfig[]; namespaces: string[] },
 ): Promise<RunningController> {
   const { databases, ...rest } = o;
   return startController({

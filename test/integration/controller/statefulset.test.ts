@@ -57,7 +57,12 @@ describe("StatefulSet", () => {
         st?.updateRevision === st?.currentRevision &&
         st?.updatedReplicas === 3 &&
         st?.readyReplicas === 3 &&
-        listed.length === 3
+        listed.length === 3 &&
+        listed.every(
+          (p) =>
+            !p.metadata?.deletionTimestamp &&
+            p.spec?.containers[0]?.env?.find((e) => e.name === "DB_MAX_OVERFLOW")?.value === "2",
+        )
         ? x
         : undefined;
     });
@@ -69,10 +74,7 @@ describe("StatefulSet", () => {
     expect(status.plan.podsPeak).toBe(3);
     expect(status.plan.processes).toBe(12);
     expect(status.applied.from).toEqual({ poolSize: 2, maxOverflow: 3 });
-    const pods = (await c.core.listNamespacedPod({ namespace: ns, labelSelector: "app=queue" })).items;
-    expect(pods.length).toBe(3);
-    for (const p of pods) {
-      expect(p.spec?.containers[0]?.env?.find((e) => e.name === "DB_MAX_OVERFLOW")?.value).toBe("2");
-    }
+    // Every pod was replaced with the new values (checked above, in one listing: a second listing could catch the
+    // StatefulSet controller between deleting a pod and creating it again).
   });
 });

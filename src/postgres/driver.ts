@@ -1,0 +1,16 @@
+// PostgreSQL behind the database seam (src/runtime/database-probe.ts).
+import type { DatabaseDriver } from "../runtime/database-probe.js";
+import { parsePostgresUrl } from "./dsn.js";
+import { type PostgresReading, ProbeSession, probe } from "./probe.js";
+import { databaseSnapshotFromReading } from "./snapshot.js";
+
+export const postgresDriver: DatabaseDriver<PostgresReading> = {
+  schemes: ["postgres", "postgresql"],
+  probe: (url, options) => probe(url, options),
+  open: (url, options) => new ProbeSession(url, options),
+  address: (url) => {
+    const dsn = parsePostgresUrl(url);
+    return { host: dsn.host, port: dsn.port };
+  },
+  snapshot: databaseSnapshotFromReading,
+};

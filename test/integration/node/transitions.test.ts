@@ -1,0 +1,210 @@
+// Scenario 2 of issue 14 on real pods: every transition pooltuner starts from a safe state stays within the plan.
+// Under a steady load (64 clients; Gunicorn 4 workers × 8 threads per pod, so a process's pool fills to its cap), the
+// database's own count of the app's connections is sampled every 100 ms through three transitions:
+//   1. an increase after the cooldown, once max_connections is raised to 60;
+//   2. a decrease after the most replicas the owner scales to is raised to 4 (max-replicas);
+//   3. a decrease after max_connections is lowered to 30 with SET GLOBAL.
+// Expected values worked out by hand (DESIGN §3; reserve max(2, 5 %), the sampler's root connection is the one other
+// client; 2 replicas with maxSurge 1 → 3 pods at peak until max-replicas says more; the small row caps at 1+2).
+// A rollout never runs more than replicas + surge pods, each at most at the larger of the old and new caps: that
+// bound, and the server's usable count, must hold at every sample, with no error 1040.
+import { afterAll, beforeAll, expect, it } from "vitest";
+import type { RunningController } from "../../../src/kube/controller.js";
+import {
+  type Cluster,
+  cluster,
+  createNamespace,
+  eventually2,
+  getDeployment,
+  mergePatch,
+  runController,
+} from "../controller/harness.js";
+import {
+  ConnectionSampler,
+  deploySeedApp,
+  type NodeDatabase,
+  nodeDatabase,
+  poolOf,
+  reconcileCount,
+  recordTransition,
+  settledOnNode,
+  show,
+  startLoad,
+} from "./support.js";
+
+const CONCURRENCY = 64;
+const WORKERS = 4;
+const RUNNING_PODS = 3; // 2 replicas + 1 surge pod (maxSurge 1, maxUnavailable 0): the most a rollout runs at once
+
+let c: Cluster;
+let db: NodeDatabase;
+let ns: string;
+let port: number;
+let controller: RunningController | undefined;
+const sampler = new ConnectionSampler();
+const table: string[] = [];
+
+beforeAll(async () => {
+  c = await cluster();
+  db = await nodeDatabase("node-transitions", 20);
+  await sampler.start(db.db.rootUrl);
+  ns = await createNamespace(c, "transitions");
+  port = await deploySeedApp(c, ns, db.appUrl);
+  controller = await runController(c, { databases: [{ name: "lineage", url: db.monitorUrl }], namespaces: [ns] });
+  // max_connections 20: usable 20 − 2 − 1 = 17; 3 pods × 4 workers = 12 processes → 1 each: 1+0.
+  await appliedAndSettled({ poolSize: 1, maxOverflow: 0 });
+});
+
+afterAll(async () => {
+  await controller?.stop();
+  await sampler.stop();
+  if (ns) await c.core.deleteNamespace({ name: ns }).catch(() => undefined);
+  await db?.db.stop();
+  if (table.length > 0) console.log(`[node-transitions]\n${table.join("\n")}`);
+});
+
+const reconciles = () => reconcileCount(controller, "lineage");
+
+const cap = (p: { poolSize: number; maxOverflow: number }) => p.poolSize + p.maxOverflow;
+
+async function appliedAndSettled(want: { poolSize: number; maxOverflow: number }): Promise<void> {
+  await eventually2(
+    `the controller applied ${want.poolSize}+${want.maxOverflow}`,
+    async () => {
+      const p = poolOf(await getDeployment(c, ns, "lineage"));
+      return p.poolSize === want.poolSize && p.maxOverflow === want.maxOverflow ? true : undefined;
+    },
+    90_000,
+  );
+  await settledOnNode(c, ns, "lineage");
+}
+
+/** One transition under load: `cause` makes the controller act; it must end at `want`. */
+async function transition(
+  label: string,
+  cause: () => Promise<void>,
+  want: { poolSize: number; maxOverflow: number },
+  usable: number,
+) {
+  const before = poolOf(await getDeployment(c, ns, "lineage"));
+  const load = startLoad(`http://127.0.0.1:${port}/work`, CONCURRENCY);
+  await eventually2("the load warmed up", async () => (load.totals.ok >= 200 ? true : undefined));
+  const from = Date.now();
+  await cause();
+  await appliedAndSettled(want);
+  const to = Date.now();
+  const okAt = load.totals.ok;
+  await eventually2("requests answered after the transition", async () =>
+    load.totals.ok - okAt >= 200 ? true : undefined,
+  );
+  const summary = await load.stop();
+  const seen = sampler.max(from, to);
+  const bound = RUNNING_PODS * WORKERS * Math.max(cap(before), cap(want));
+  table.push(
+    `  ${label}: ${before.poolSize}+${before.maxOverflow} → ${want.poolSize}+${want.maxOverflow} in ${to - from} ms; ` +
+      `max app connections ${seen.app} (rollout bound ${bound}, usable ${usable}), max Threads_connected ` +
+      `${seen.threads} over ${seen.samples} samples; load ${show(summary)}`,
+  );
+  recordTransition({
+    scenario: `2. ${label}`,
+    plannedPeak: bound,
+    maxObserved: seen.app,
+    errors1040: summary.tooManyConnections,
+    durationMs: to - from,
+  });
+  expect(summary.tooManyConnections).toBe(0);
+  expect(seen.app).toBeLessThanOrEqual(bound);
+  expect(seen.app).toBeLessThanOrEqual(usable);
+}
+
+it("an increase after the cooldown and two decreases from a safe state stay within the plan, with no 1040", async () => {
+  // 1. max_connections 60: usable 60 − 3 − 1 = 56; 12 processes could have 4 each, the small row caps at 3: 1+2.
+  //    The increase fits with the old processes still draining (12 × 3 + 2 pods × 4 × 1 = 44 ≤ 56).
+  await transition(
+    "increase after max_connections 20 → 60",
+    () => db.db.query("SET GLOBAL max_connections = 60").then(() => undefined),
+    { poolSize: 1, maxOverflow: 2 },
+    56,
+  );
+  // 2. max-replicas 4: 4 + 1 surge = 5 pods × 4 = 20 processes; 56 / 20 → 2 each: 1+1 (2 replicas still run).
+  await transition(
+    "decrease after max-replicas 2 → 4",
+    () =>
+      c.apps
+        .patchNamespacedDeployment(
+          { name: "lineage", namespace: ns, body: { metadata: { annotations: { "pooltuner.io/max-replicas": "4" } } } },
+          mergePatch,
+        )
+        .then(() => undefined),
+    { poolSize: 1, maxOverflow: 1 },
+    56,
+  );
+  // 3. max_connections 30: usable 30 − 2 − 1 = 27; 20 processes → 1 each: 1+0.
+  await transition(
+    "decrease after max_connections 60 → 30",
+    () => db.db.query("SET GLOBAL max_connections = 30").then(() => undefined),
+    { poolSize: 1, maxOverflow: 0 },
+    27,
+  );
+});
+
+it("scaling to an HPA's maxReplicas (not pooltuner's transition) needs no change and stays within the plan", async () => {
+  // An HPA 2..4 replaces max-replicas (the same 4): the plan is unchanged, 5 pods × 4 workers × 1 = 20 ≤ 27.
+  // No metrics-server here (the kwok-less control plane has no aggregation layer set up): the test scales within
+  // the HPA's bounds through the scale subresource, as the HPA controller would.
+  const reconciledBefore = await reconciles();
+  await c.autoscaling.createNamespacedHorizontalPodAutoscaler({
+    namespace: ns,
+    body: {
+      metadata: { name: "lineage" },
+      spec: {
+        scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "lineage" },
+        minReplicas: 2,
+        maxReplicas: 4,
+        metrics: [
+          { type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 80 } } },
+        ],
+      },
+    },
+  });
+  // The controller sees the HPA (its status annotation then names it) before the scaling starts.
+  await eventually2("the controller reconciled the HPA", async () =>
+    (await reconciles()) > reconciledBefore ? true : undefined,
+  );
+  await controller?.idle();
+  const writes = controller?.writes() ?? 0;
+  const load = startLoad(`http://127.0.0.1:${port}/work`, CONCURRENCY);
+  await eventually2("the load warmed up", async () => (load.totals.ok >= 200 ? true : undefined));
+  const from = Date.now();
+  await c.apps.patchNamespacedDeploymentScale(
+    { name: "lineage", namespace: ns, body: { spec: { replicas: 4 } } },
+    mergePatch,
+  );
+  await eventually2(
+    "4 replicas available",
+    async () => ((await getDeployment(c, ns, "lineage")).status?.availableReplicas === 4 ? true : undefined),
+    180_000,
+  );
+  const to = Date.now();
+  const okAt = load.totals.ok;
+  await eventually2("requests answered at 4 replicas", async () => (load.totals.ok - okAt >= 200 ? true : undefined));
+  const summary = await load.stop();
+  const seen = sampler.max(from, Date.now());
+  await controller?.idle();
+  const planned = 5 * WORKERS * 1;
+  table.push(
+    `  scale to the HPA's max (2 → 4) in ${to - from} ms: max app connections ${seen.app} (planned peak ${planned}, ` +
+      `usable 27), writes by the controller ${(controller?.writes() ?? 0) - writes}; load ${show(summary)}`,
+  );
+  recordTransition({
+    scenario: "3. scale to the HPA's max (2 → 4)",
+    plannedPeak: planned,
+    maxObserved: seen.app,
+    errors1040: summary.tooManyConnections,
+    durationMs: to - from,
+  });
+  expect(summary.tooManyConnections).toBe(0);
+  expect(seen.app).toBeLessThanOrEqual(planned);
+  expect(controller?.writes()).toBe(writes);
+  expect(poolOf(await getDeployment(c, ns, "lineage"))).toEqual({ poolSize: 1, maxOverflow: 0 });
+});

@@ -1,0 +1,61 @@
+import { describe, expect, it } from "vitest";
+import { Metrics, workloadLabels } from "../../src/runtime/metrics.js";
+import { WorkQueue } from "../../src/runtime/work-queue.js";
+
+describe("metrics", () => {
+  it("labels a workload by its id and its parts", () => {
+    expect(workloadLabels("kube:shop/Deployment/web", "main")).toEqual({
+      workload: "kube:shop/Deployment/web",
+      namespace: "shop",
+      kind: "Deployment",
+      name: "web",
+      database: "main",
+    });
+    expect(workloadLabels("compose:lineage/app")).toEqual({
+      workload: "compose:lineage/app",
+      namespace: "lineage",
+      kind: "ComposeService",
+      name: "app",
+    });
+    expect(workloadLabels("docker:lonely")).toMatchObject({ namespace: "", kind: "Container", name: "lonely" });
+  });
+
+  it("pooltuner_build_info is 1 with the version and daemon; deferrals gone since are 0", async () => {
+    const m = new Metrics({ version: "1.2.3", daemon: "compose" });
+    const text = await m.registry.metrics();
+    expect(text).toMatch(/^pooltuner_build_info\{version="1\.2\.3",daemon="compose",nodejs_version="v\d+[^"]*"\} 1$/m);
+    m.recordDeferred("db", [{ reason: "restart-cap" }, { reason: "restart-cap" }, { reason: "cooldown" }]);
+    m.recordDeferred("db", [{ reason: "cooldown" }]);
+    const after = await m.registry.metrics();
+    expect(after).toContain('pooltuner_restarts_deferred{database="db",reason="restart-cap"} 0');
+    expect(after).toContain('pooltuner_restarts_deferred{database="db",reason="cooldown"} 1');
+  });
+
+  it("the work queue reports adds, retries and its depth", async () => {
+    const m = new Metrics();
+    const stop = new AbortController();
+    const q = new WorkQueue({
+      debounceMs: 10,
+      baseBackoffMs: 10,
+      maxBackoffMs: 10,
+      signal: stop.signal,
+      watch: m.queueWatch(),
+    });
+    let calls = 0;
+    q.add("a");
+    q.add("b");
+    const value = async (name: string) => (await m.registry.getSingleMetric(name)?.get())?.values[0]?.value;
+    expect(await value("pooltuner_workqueue_depth")).toBe(2);
+    q.start(async (key) => {
+      calls += 1;
+      if (key === "a" && calls === 1) throw new Error("once");
+      return undefined;
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    await q.idle();
+    stop.abort();
+    expect(await value("pooltuner_workqueue_adds_total")).toBe(3); // a, b, and a's retry
+    expect(await value("pooltuner_workqueue_retries_total")).toBe(1);
+    expect(await value("pooltuner_workqueue_depth")).toBe(0);
+  });
+});
