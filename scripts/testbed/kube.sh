@@ -377,6 +377,5 @@ up) cmd_up "${2:-}" "${3:-}" "${4:-}" ;;
 down) cmd_down "${2:-}" ;;
 prune) cmd_prune ;;
 bin) binary_path "${2:?usage: kube.sh bin NAME}" ;;
-*) die "usage: kube.sh build|build-kubelet|build-promtool|up NAME KUBECONFIG [real-node]|down NAME|prune|bin NAME" ;;
-*) die "usage: kube.sh build|build-kubelet|build-compose|up NAME KUBECONFIG [real-node]|down NAME|prune|bin NAME" ;;
+*) die "usage: kube.sh build|build-kubelet|build-promtool|build-compose|up NAME KUBECONFIG [real-node]|down NAME|prune|bin NAME" ;;
 esac
