@@ -25,6 +25,7 @@ interface PlanFlags {
   maxUserConnections: string[];
   sizingTable?: string;
   profiles?: string;
+  helmValues: string[];
   maxFileSize?: string;
   maxTotalSize?: string;
   allowEnvFileOutside?: boolean;
@@ -89,6 +90,12 @@ function addPlanOptions(cmd: Command): Command {
     .option(
       "--profiles <file>",
       "custom application profiles (YAML/JSON list: name, processes, pair or capEnv + default, atMost, tableCap)",
+    )
+    .option(
+      "--helm-values <file>",
+      "-o patch: the chart's values file(s), as given to helm -f (repeat; later wins), for workloads annotated pooltuner.io/helm-values: whether the env there is a map or a list",
+      collect,
+      [],
     )
     .option(
       "--max-file-size <size>",
@@ -159,6 +166,7 @@ async function execute(
     flags: { ...opts, mysqlUrl },
     ...(opts.sizingTable ? { sizingTable: opts.sizingTable } : {}),
     ...(opts.profiles ? { profiles: opts.profiles } : {}),
+    ...(opts.helmValues.length > 0 ? { helmValues: opts.helmValues } : {}),
     ...(opts.maxFileSize !== undefined ? { maxFileSize: opts.maxFileSize } : {}),
     ...(opts.maxTotalSize !== undefined ? { maxTotalSize: opts.maxTotalSize } : {}),
     allowEnvFileOutside: opts.allowEnvFileOutside === true,

@@ -5,19 +5,15 @@
 // reads the manifests rendered with the old patch) without dropping values it set before. The container's `env` list merges by name, so a patch sets
 // only the profile's variables (SQLAlchemy's two pool variables by default). A variable that comes from a ConfigMap or Secret is not patched in `env` (that would
 // hide the ConfigMap's value from whoever edits it next): a comment says where to set it instead.
+// Workloads rendered from a Helm chart whose env comes from values (`pooltuner.io/helm-values`): one values fragment
+// for `helm upgrade -f` instead (render-helm.ts).
 // Compose services: `KEY=VALUE` lines under a comment header naming the service and where each variable is set now.
 import { stringify } from "yaml";
-import { envValues, type PoolSettings, settingsText, type WorkloadPlan } from "../core/index.js";
-import type { LoadedWorkload } from "../sources/findings.js";
+import { envValues } from "../core/index.js";
 import { CliError } from "./exit.js";
+import { type Change, comment, summary } from "./patch-common.js";
+import { helmFragment } from "./render-helm.js";
 import type { Report } from "./report.js";
-
-interface Change {
-  readonly loaded: LoadedWorkload;
-  readonly plan: WorkloadPlan;
-  /** Env var name -> the value to commit (recommended, else today's), as the workload's profile writes them. */
-  readonly values: readonly (readonly [string, string])[];
-}
 
 export function renderPatch(r: Report): string {
   const flavors = new Set(r.workloads.map((w) => w.flavor));
@@ -44,6 +40,17 @@ export function renderPatch(r: Report): string {
     changes.push({ loaded, plan: p, values });
   }
   const kube = flavors.has("kubernetes");
+  // Rendered from a Helm chart (`pooltuner.io/helm-values`): one values fragment instead of kustomize patches.
+  const fromHelm = r.workloads.filter((w) => w.options.helmValues !== undefined);
+  if (kube && fromHelm.length > 0) {
+    const plain = r.workloads.find((w) => w.options.helmValues === undefined);
+    if (plain) {
+      throw new CliError("bad-input", [
+        `-o patch: ${fromHelm[0]?.object} takes its env from Helm values (pooltuner.io/helm-values) and ${plain.object} does not: plan them in separate runs (one prints a Helm values fragment, the other kustomize patches), or annotate ${plain.object} too`,
+      ]);
+    }
+    return helmFragment(changes, notes, r.helmValues);
+  }
   const head = kube
     ? "# pooltuner: kustomize strategic-merge patches, one document per planned workload (list this file under `patches:`)"
     : "# pooltuner: the pool settings to write into each service's env file (KEY=VALUE lines)";
@@ -87,23 +94,4 @@ function composeBlock(c: Change): string {
   }
   for (const [variable, value] of c.values) lines.push(`${variable}=${value}`);
   return lines.join("\n");
-}
-
-function summary(p: WorkloadPlan): string {
-  const rec = p.recommended;
-  const text = (s: PoolSettings) =>
-    p.writes.kind === "pool-overflow"
-      ? `pool_size ${s.poolSize} + max_overflow ${s.maxOverflow}`
-      : settingsText(p.writes, s);
-  if (!rec) return `no safe values (see \`pooltuner plan\`): keeps today's ${text(p.current.settings)}`;
-  if (p.change === "none") return `no change, ${text(rec)} per process (peak ${rec.peak})`;
-  return `${p.change} ${text(p.current.settings)} -> ${text(rec)} per process (peak ${p.current.peak ?? "unbounded"} -> ${rec.peak})`;
-}
-
-/**
- * One comment line. Names and paths are the input's own text: a newline in a service name or a folder must not end
- * the comment and forge a `KEY=VALUE` line or a YAML key, so control and format characters are escaped.
- */
-function comment(text: string): string {
-  return `# ${text.replace(/[\p{Cc}\p{Cf}\u2028\u2029]/gu, (c) => `\\u{${(c.codePointAt(0) ?? 0).toString(16)}}`)}`;
 }

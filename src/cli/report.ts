@@ -3,6 +3,7 @@ import type { Plan, Policy } from "../core/index.js";
 import type { LoadedWorkload } from "../sources/findings.js";
 import type { DatabaseInput } from "./databases.js";
 import type { Command } from "./exit.js";
+import type { HelmValues } from "./helm-values-file.js";
 
 export interface Report {
   readonly command: Command;
@@ -15,4 +16,6 @@ export interface Report {
   readonly skipped: readonly string[];
   /** Input warnings, one line each (files, labels, probe), already naming what they are about. */
   readonly warnings: readonly string[];
+  /** `--helm-values`: the chart's values, merged, for `-o patch` (src/cli/render-helm.ts). */
+  readonly helmValues?: HelmValues;
 }

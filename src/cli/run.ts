@@ -10,6 +10,7 @@ import type { ProfileRegistry } from "../sources/profiles.js";
 import { type Probe, readDatabases, resolveDatabases } from "./databases.js";
 import { CliError, type Command, exitCodeFor, type Outcome } from "./exit.js";
 import { parseDatabaseFlags, parseFileSize, parseTotalSize, type RawDatabaseFlags } from "./flags.js";
+import { type HelmValues, loadHelmValues } from "./helm-values-file.js";
 import { loadProfiles } from "./profiles-file.js";
 import type { Report } from "./report.js";
 import { loadSizingTable } from "./sizing-table-file.js";
@@ -21,6 +22,8 @@ export interface RunInput {
   readonly sizingTable?: string;
   /** `--profiles`: a file of custom application profiles. */
   readonly profiles?: string;
+  /** `--helm-values`: the chart's values files, for `-o patch` on workloads annotated `pooltuner.io/helm-values`. */
+  readonly helmValues?: readonly string[];
   /** `--max-file-size`, as given (default: DEFAULT_MAX_FILE_BYTES). */
   readonly maxFileSize?: string;
   /** `--max-total-size`, as given (default: DEFAULT_MAX_TOTAL_BYTES). */
@@ -80,6 +83,8 @@ async function planReport(input: RunInput, warnings: string[]): Promise<Report> 
   };
 
   const profiles = input.profiles ? await loadProfiles(input.profiles, limits) : undefined;
+  const helmValues: HelmValues | undefined =
+    input.helmValues && input.helmValues.length > 0 ? await loadHelmValues(input.helmValues, limits) : undefined;
   const fromFiles = await loadSources(input.paths, {
     ...(profiles ? { profiles } : {}),
     environment: input.environment,
@@ -154,5 +159,6 @@ async function planReport(input: RunInput, warnings: string[]): Promise<Report> 
     files: sources.files,
     skipped: sources.skipped,
     warnings,
+    ...(helmValues ? { helmValues } : {}),
   };
 }

@@ -54,6 +54,12 @@ export interface WorkloadOptions {
   readonly capEnv?: string;
   /** When increases may restart it (`Sat 02:00-04:00 Europe/Berlin; Sun 01:00-02:00`); replaces the database's. */
   readonly changeWindows?: readonly ChangeWindow[];
+  /**
+   * Kubernetes only: the workload is rendered from a Helm chart whose values hold this container's env at this
+   * path (`web.env` -> ["web", "env"]), a map of name -> value or a list of {name, value}; `-o patch` then prints a
+   * values fragment instead of a kustomize patch.
+   */
+  readonly helmValues?: readonly string[];
 }
 
 export const DEFAULT_OPTIONS: WorkloadOptions = {
@@ -92,6 +98,9 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const DATABASE_NAME = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$/;
 const CONTAINER_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const MAX_WEIGHT = 1_000_000;
+/** One key of a Helm values path: what `.Values.a.b` reaches in a template (letters, digits, '_', '-'). */
+const HELM_KEY = /^[A-Za-z0-9_-]{1,63}$/;
+const MAX_HELM_DEPTH = 16;
 export const PROFILE_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 type Rule<T> = (value: string) => { value: T } | { message: string };
@@ -164,6 +173,14 @@ const RULES: { [K in Key]: Rule<unknown> } = {
       ? { value: windows }
       : { message: 'must name at least one window, e.g. "Sat 02:00-04:00"' };
   },
+  "helm-values": (v) => {
+    const keys = v.split(".");
+    return keys.length <= MAX_HELM_DEPTH && keys.every((k) => HELM_KEY.test(k))
+      ? { value: keys }
+      : {
+          message: `must be a dotted path into the chart's values, such as web.env or extraEnv: keys of letters, digits, '_' and '-', at most ${MAX_HELM_DEPTH} deep`,
+        };
+  },
   account: (v) =>
     v.length <= 80 && !/[\s\p{Cc}]/u.test(v)
       ? { value: v }
@@ -232,6 +249,7 @@ export function parseWorkloadOptions(
     ...optional("account", values.account as string | undefined),
     ...optional("oldPodsLinger", values["old-pods-linger"] as boolean | undefined),
     ...optional("changeWindows", values["change-window"] as ChangeWindow[] | undefined),
+    ...optional("helmValues", values["helm-values"] as string[] | undefined),
   };
 
   if (options.poolSizeEnv === options.maxOverflowEnv) {
@@ -264,6 +282,14 @@ export function parseWorkloadOptions(
       field: `${prefix}container`,
       value: options.container,
       message: "ignored for Docker: a service's labels already belong to one container",
+    });
+  }
+  if (flavor === "docker" && options.helmValues !== undefined) {
+    warnings.push({
+      object,
+      field: `${prefix}helm-values`,
+      value: options.helmValues.join("."),
+      message: "ignored for Docker: -o patch prints env-file lines for compose services",
     });
   }
   if (present && values.enabled === undefined && errors.every((e) => e.field !== `${prefix}enabled`)) {

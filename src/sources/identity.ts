@@ -27,6 +27,7 @@ export const OPTION_KEYS = [
   "profile",
   "cap-env",
   "change-window",
+  "helm-values",
 ] as const;
 export type OptionKey = (typeof OPTION_KEYS)[number];
 

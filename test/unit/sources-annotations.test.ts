@@ -92,6 +92,32 @@ describe("parseWorkloadOptions", () => {
     ]);
   });
 
+  it("helm-values: a dotted path into the chart's values; a bad one is one finding; ignored for Docker", () => {
+    const ok = parseWorkloadOptions({ "pooltuner.io/helm-values": "web.extra-env" }, "kubernetes", OBJ);
+    expect(ok.errors).toEqual([]);
+    expect(ok.options.helmValues).toEqual(["web", "extra-env"]);
+    expect(parseWorkloadOptions({ "pooltuner.io/helm-values": "env" }, "kubernetes", OBJ).options.helmValues).toEqual([
+      "env",
+    ]);
+    for (const path of ["web..env", ".env", "web.env.", "web.env[0]", "web env", "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q"]) {
+      const bad = parseWorkloadOptions({ "pooltuner.io/helm-values": path }, "kubernetes", OBJ);
+      expect(bad.options.helmValues, path).toBeUndefined();
+      expect(bad.errors, path).toEqual([
+        {
+          object: OBJ,
+          field: "pooltuner.io/helm-values",
+          value: path,
+          message: expect.stringMatching(/^must be a dotted path into the chart's values, such as web.env/),
+        },
+      ]);
+    }
+    const docker = parseWorkloadOptions({ "io.pooltuner.helm-values": "web.env" }, "docker", OBJ);
+    expect(docker.warnings.map((w) => [w.field, w.message])).toContainEqual([
+      "io.pooltuner.helm-values",
+      expect.stringMatching(/^ignored for Docker/),
+    ]);
+  });
+
   it("defaults: not enabled, DB_POOL_SIZE / DB_MAX_OVERFLOW, weight 1, update-mode auto", () => {
     const r = parseWorkloadOptions(undefined, "kubernetes", OBJ);
     expect(r.options).toEqual(DEFAULT_OPTIONS);
