@@ -123,7 +123,7 @@ function addPlanOptions(cmd: Command): Command {
     .addOption(
       new Option(
         "-o, --output <format>",
-        "output format: table, json, yaml, for CI junit (JUnit XML) or sarif (SARIF 2.1.0), or patch (kustomize patches / .env lines to commit)",
+        "output format: table, json, yaml, for CI junit (JUnit XML) or sarif (SARIF 2.1.0), or patch (kustomize patches / a Helm values fragment / .env lines to commit)",
       )
         .choices(OUTPUT_FORMATS)
         .default("table"),
