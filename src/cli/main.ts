@@ -177,6 +177,11 @@ async function execute(
   const code = exitCodeFor(result.outcome);
   if (result.report) {
     process.stdout.write(scrub(renderReport(opts.output, result.report, version())));
+    // The patch is a file to commit and holds no warnings (every other format carries them): stderr, as documented.
+    const { warnings } = result.report;
+    if (opts.output === "patch" && warnings.length > 0) {
+      process.stderr.write(scrub(`${warnings.map((w) => `warning: ${w}`).join("\n")}\n`));
+    }
   } else if (result.outcome.kind === "failed") {
     const { error } = result.outcome;
     const lines = [...error.lines.map((l) => `error: ${l}`), ...result.warnings.map((w) => `warning: ${w}`)];

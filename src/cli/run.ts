@@ -108,6 +108,11 @@ async function planReport(input: RunInput, warnings: string[]): Promise<Report> 
       }
     : fromFiles;
   warnings.push(...sources.warnings.map(formatSourceFinding));
+  if (helmValues && !sources.workloads.some((w) => w.options.helmValues !== undefined)) {
+    warnings.push(
+      `--helm-values: no workload is annotated ${PREFIX.kubernetes}helm-values, so the values are not used`,
+    );
+  }
   if (sources.errors.length > 0) throw new CliError("bad-input", sources.errors.map(formatSourceFinding));
   if (sources.workloads.length === 0) {
     throw new CliError("bad-input", [

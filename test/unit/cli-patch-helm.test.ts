@@ -159,8 +159,13 @@ describe("-o patch with pooltuner.io/helm-values", { timeout: 120_000 }, () => {
       "plain.yaml": deployment("plain", {}, ENV),
       "helm.yaml": deployment("chart", { "pooltuner.io/helm-values": "env" }, ENV),
     });
-    const plain = await runCli(["plan", join(d, "plain.yaml"), ...TIGHT, "-o", "patch"]);
+    const values = join(dir, "plain-values.yaml");
+    await writeFile(values, "env: {}\n");
+    const plain = await runCli(["plan", join(d, "plain.yaml"), ...TIGHT, "-o", "patch", "--helm-values", values]);
     expect(plain.code, plain.stderr).toBe(0);
+    expect(plain.stderr).toContain(
+      "--helm-values: no workload is annotated pooltuner.io/helm-values, so the values are not used",
+    );
     const docs = parseAllDocuments(plain.stdout)
       .map((x) => x.toJS())
       .filter((x) => x !== null);
