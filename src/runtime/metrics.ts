@@ -210,10 +210,14 @@ export class Metrics {
     const l = workloadLabels(w.id, w.database);
     if (w.current.peak !== null) this.currentPeak.set(l, w.current.peak);
     else this.currentPeak.remove(l);
-    if (w.recommended) {
-      this.recommendedPeak.set(l, w.recommended.peak);
-      this.recommendedPoolSize.set(l, w.recommended.poolSize);
-      this.recommendedMaxOverflow.set(l, w.recommended.maxOverflow);
+    // No recommendation (an infeasible plan, an unknown database): none is exported, not the last one.
+    for (const [gauge, v] of [
+      [this.recommendedPeak, w.recommended?.peak],
+      [this.recommendedPoolSize, w.recommended?.poolSize],
+      [this.recommendedMaxOverflow, w.recommended?.maxOverflow],
+    ] as const) {
+      if (v !== undefined) gauge.set(l, v);
+      else gauge.remove(l);
     }
   }
 }

@@ -10,7 +10,7 @@
 //  - feasible: 2 replicas × 4 workers = 8 processes at 2+3 = 40 at peak. 8 × 3 = 24 > 17, so the cap shrinks to
 //    ⌊17 / 8⌋ = 2 (16 ≤ 17), split 1 + 1: recommended and allocated 16; after the decrease the current peak is 16.
 //  - infeasible: 5 replicas × 4 workers = 20 processes; even 1 per process is 20 > 17: infeasible, 3 missing.
-//    At 4 replicas (16 processes, 16 ≤ 17) it fits again.
+//    With max_connections 23 (reserve still 2) the budget is 20 and 20 × 1 fits: feasible, nothing to change at 1+0.
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { createServer as createHttpServer, type IncomingHttpHeaders } from "node:http";
@@ -219,6 +219,7 @@ describe.each([new KubeWorld(), new ComposeWorld()] as World[])("$name daemon", 
   beforeAll(() => world.setup(), 300_000);
   afterEach(async () => {
     for (const d of daemons.splice(0)) await d.stop().catch(() => {});
+    await db.query("SET GLOBAL max_connections = 20");
   });
   afterAll(async () => {
     for (const d of daemons) await d.stop().catch(() => {});
@@ -299,7 +300,7 @@ describe.each([new KubeWorld(), new ComposeWorld()] as World[])("$name daemon", 
     }
   });
 
-  it("infeasible: pooltuner_database_infeasible 1 and Infeasible told once per change (generic, Slack), 0 when it fits", async () => {
+  it("infeasible: pooltuner_database_infeasible 1 and Infeasible told once per change (generic, Slack), 0 while it fits", async () => {
     const hooks = await receiver();
     try {
       const scope = await world.app("infeasible", { replicas: 5, pool: "1+0" });
@@ -316,6 +317,9 @@ describe.each([new KubeWorld(), new ComposeWorld()] as World[])("$name daemon", 
       expect(value(s, "pooltuner_database_infeasible", { database: "db" })).toBe(1);
       expect(value(s, "pooltuner_database_budget_connections", { database: "db" })).toBe(BUDGET);
       expect(value(s, "pooltuner_workload_current_peak_connections", wl)).toBe(20);
+      // Nothing fits, so nothing is recommended or allocated.
+      expect(value(s, "pooltuner_database_allocated_connections", { database: "db" })).toBe(0);
+      expect(value(s, "pooltuner_workload_recommended_peak_connections", wl)).toBeUndefined();
       expect(d.reports().flatMap((r) => r.applied)).toEqual([]);
 
       const first = hooks.to("ops");
@@ -329,14 +333,15 @@ describe.each([new KubeWorld(), new ComposeWorld()] as World[])("$name daemon", 
       expect(first[0]?.body.id).toBe(first[0]?.headers["x-pooltuner-notification"]);
       expectSlack(hooks.to("slack")[0]?.body, "db");
 
-      // 4 replicas: 16 processes fit 17. The condition is over; then 5 again is a new change, told once more.
-      await world.scale(scope, 4);
-      await world.settle(scope);
+      // max_connections 23: budget 20, 20 processes at 1 fit. The condition is over; back at 20 it is a new change,
+      // told once more.
+      await db.query("SET GLOBAL max_connections = 23");
       await pass(d, "a feasible pass", feasible, d.reports().length);
       s = await scrape(d);
       expect(value(s, "pooltuner_database_infeasible", { database: "db" })).toBe(0);
-      await world.scale(scope, 5);
-      await world.settle(scope);
+      expect(value(s, "pooltuner_database_budget_connections", { database: "db" })).toBe(23 - 2 - 1);
+      expect(value(s, "pooltuner_workload_recommended_peak_connections", wl)).toBe(20);
+      await db.query("SET GLOBAL max_connections = 20");
       await pass(d, "infeasible again", infeasible, d.reports().length);
       await passes(d, "three more infeasible passes", 3, infeasible);
       await eventually("the second Infeasible", async () => (hooks.to("ops").length >= 2 ? true : undefined));
@@ -344,7 +349,11 @@ describe.each([new KubeWorld(), new ComposeWorld()] as World[])("$name daemon", 
       expect(kinds).toEqual(["Infeasible", "Infeasible"]);
       expect(hooks.to("ops")[0]?.body.id).not.toBe(hooks.to("ops")[1]?.body.id);
       expect(hooks.to("slack")).toHaveLength(2);
-      expect(value(await scrape(d), "pooltuner_database_infeasible", { database: "db" })).toBe(1);
+      s = await scrape(d);
+      expect(value(s, "pooltuner_database_infeasible", { database: "db" })).toBe(1);
+      // The feasible plan's recommendation (20) does not outlive it.
+      expect(value(s, "pooltuner_workload_recommended_peak_connections", wl)).toBeUndefined();
+      expect(value(s, "pooltuner_workload_recommended_pool_size", wl)).toBeUndefined();
       expectNoSecrets(hooks.got);
     } finally {
       await hooks.close();
