@@ -254,7 +254,8 @@ describe.each([new KubeWorld(), new ComposeWorld()] as World[])("$name daemon", 
       expect(value(s, "pooltuner_database_frozen", { database: "db" }) ?? 0).toBe(0);
       // Threads_connected: this file's root connection and the daemon's kept probe connection.
       expect(value(s, "pooltuner_database_observed_connections", { database: "db" })).toBe(2);
-      // Per workload: 8 processes × 2 at peak, split 1 + 1; running it now.
+      // Per workload: 8 processes × 2 at peak, split 1 + 1; running it now. (PooltunerCanExceed's expression on
+      // these numbers: 16 > 17 is false; before the decrease it was 40 > 17.)
       expect(value(s, "pooltuner_workload_current_peak_connections", wl)).toBe(16);
       expect(value(s, "pooltuner_workload_recommended_peak_connections", wl)).toBe(16);
       expect(value(s, "pooltuner_workload_recommended_pool_size", wl)).toBe(1);
@@ -265,7 +266,6 @@ describe.each([new KubeWorld(), new ComposeWorld()] as World[])("$name daemon", 
       expect(value(s, "pooltuner_patches_total", { ...wl, change: "decrease", result: "ok" })).toBe(1);
       expect(value(s, "pooltuner_restarts_in_progress")).toBe(0);
       expect(value(s, "pooltuner_build_info", { daemon: world.name === "kube" ? "controller" : "compose" })).toBe(1);
-      // PooltunerCanExceed's expression on these numbers: 16 > 17 is false; before the decrease it was 40 > 17.
       if (world.name === "kube") expect(value(s, "pooltuner_leader")).toBe(1);
       else expect(s.types.has("pooltuner_leader")).toBe(false); // the chart's rules are the controller's
 
@@ -291,7 +291,7 @@ describe.each([new KubeWorld(), new ComposeWorld()] as World[])("$name daemon", 
       expect(hooks.to("slack")[0]?.headers["x-pooltuner-notification"]).toBe(
         hooks.to("teams")[0]?.headers["x-pooltuner-notification"],
       );
-      const workloadId = d.reports()[applied]?.applied[0]?.workload as string;
+      const workloadId = world.name === "kube" ? `kube:${scope}/Deployment/app` : `compose:${scope}/app`;
       expectSlack(hooks.to("slack")[0]?.body, "db", workloadId);
       expectTeams(hooks.to("teams")[0]?.body, "db", workloadId, "Good");
       expectNoSecrets(hooks.got);
