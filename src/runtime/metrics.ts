@@ -103,7 +103,7 @@ export class Metrics {
   });
   readonly restarts = new Counter({
     name: "pooltuner_restarts_total",
-    help: "rollouts/recreations started by pooltuner, by reason (the change: decrease, increase)",
+    help: "restarts of workloads started by pooltuner (a rollout; a compose service's recreate, however many containers), by reason (the change: decrease, increase)",
     labelNames: [...WORKLOAD_LABELS, "database", "reason"],
     registers: [this.registry],
   });
