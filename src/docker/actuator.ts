@@ -51,8 +51,9 @@ export class ComposeActuator implements Actuator<DockerWorkload> {
       const envNow = envMap(c.inspect.Config.Env);
       return !Object.entries(env).every(([k, v]) => envNow.get(k) === v);
     });
-    for (const _ of stale)
-      this.o.metrics.restarts.inc({ ...workloadLabels(s.id, ctx.database), reason: action.change });
+    // One restart of the service however many containers it has, as a Deployment's rollout is one and as
+    // --max-restarts-per-hour counts it.
+    if (stale.length > 0) this.o.metrics.restarts.inc({ ...workloadLabels(s.id, ctx.database), reason: action.change });
     // All or none: a failure puts every container of the service back, and the env file with them.
     const r = await recreateAll(
       this.o.docker,

@@ -103,7 +103,7 @@ export class Metrics {
   });
   readonly restarts = new Counter({
     name: "pooltuner_restarts_total",
-    help: "rollouts/recreations started by pooltuner, by reason (the change: decrease, increase)",
+    help: "restarts of workloads started by pooltuner (a rollout; a compose service's recreate, however many containers), by reason (the change: decrease, increase)",
     labelNames: [...WORKLOAD_LABELS, "database", "reason"],
     registers: [this.registry],
   });
@@ -210,10 +210,14 @@ export class Metrics {
     const l = workloadLabels(w.id, w.database);
     if (w.current.peak !== null) this.currentPeak.set(l, w.current.peak);
     else this.currentPeak.remove(l);
-    if (w.recommended) {
-      this.recommendedPeak.set(l, w.recommended.peak);
-      this.recommendedPoolSize.set(l, w.recommended.poolSize);
-      this.recommendedMaxOverflow.set(l, w.recommended.maxOverflow);
+    // No recommendation (an infeasible plan, an unknown database): none is exported, not the last one.
+    for (const [gauge, v] of [
+      [this.recommendedPeak, w.recommended?.peak],
+      [this.recommendedPoolSize, w.recommended?.poolSize],
+      [this.recommendedMaxOverflow, w.recommended?.maxOverflow],
+    ] as const) {
+      if (v !== undefined) gauge.set(l, v);
+      else gauge.remove(l);
     }
   }
 }

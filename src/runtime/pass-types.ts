@@ -18,7 +18,7 @@ export const CONDITIONS = [
   "DatabaseUnreachable",
   "DatabaseFull",
   "Infeasible",
-  /** A rollout pooltuner started is past the rollout timeout: its database is frozen until it ends. */
+  /** A rollout past the rollout timeout (or stuck); one pooltuner started freezes its database until it ends. */
   "RolloutStuck",
   /** Paused by a person while a decrease is needed: raised on every pass, and told again every interval. */
   "Paused",

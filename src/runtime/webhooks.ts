@@ -207,7 +207,8 @@ function errorCode(err: unknown): string {
 const TITLE: Record<NotificationKind, string> = {
   Applied: "pooltuner applied new pool settings",
   Infeasible: "pooltuner: no plan fits",
-  RolloutStuck: "pooltuner: a rollout is stuck, its database is frozen",
+  // Not only pooltuner's own rollouts (those freeze their database; the text says which): a person's too.
+  RolloutStuck: "pooltuner: a rollout is stuck",
   DatabaseUnreachable: "pooltuner: a database cannot be probed",
 };
 

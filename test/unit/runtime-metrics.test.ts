@@ -31,6 +31,29 @@ describe("metrics", () => {
     expect(after).toContain('pooltuner_restarts_deferred{database="db",reason="cooldown"} 1');
   });
 
+  // An infeasible plan has no recommendation: the last feasible one must not stay on /metrics as if it still held
+  // (the dashboard's "recommended" line, PooltunerPausedDecreaseNeeded's comparison).
+  it("a workload's recommended series go when its plan has no recommendation, and come back with one", async () => {
+    const m = new Metrics();
+    const base = { id: "kube:shop/Deployment/web", database: "main", change: "none" as const };
+    const withRec = {
+      ...base,
+      current: { peak: 20 },
+      recommended: { poolSize: 1, maxOverflow: 0, peak: 20 },
+    } as unknown as Parameters<Metrics["recordWorkload"]>[0];
+    const without = { ...base, current: { peak: 20 } } as unknown as Parameters<Metrics["recordWorkload"]>[0];
+    const series = (text: string) =>
+      text.split("\n").filter((l) => /^pooltuner_workload_recommended_[a-z_]+\{/.test(l)).length;
+    m.recordWorkload(withRec);
+    expect(series(await m.registry.metrics())).toBe(3);
+    m.recordWorkload(without);
+    const text = await m.registry.metrics();
+    expect(series(text)).toBe(0);
+    expect(text).toMatch(/^pooltuner_workload_current_peak_connections\{[^}]*\} 20$/m);
+    m.recordWorkload(withRec);
+    expect(series(await m.registry.metrics())).toBe(3);
+  });
+
   it("the work queue reports adds, retries and its depth", async () => {
     const m = new Metrics();
     const stop = new AbortController();

@@ -137,7 +137,7 @@ describe("webhook notifications", () => {
           content: {
             type: "AdaptiveCard",
             body: [
-              { text: "pooltuner: a rollout is stuck, its database is frozen" },
+              { text: "pooltuner: a rollout is stuck" },
               { text: "main / kube:shop/Deployment/web" },
               { text: "stuck" },
             ],

@@ -15,6 +15,7 @@ import {
 } from "../../../src/core/index.js";
 import { ComposeDaemon } from "../../../src/docker/daemon.js";
 import type { RunningController } from "../../../src/kube/controller.js";
+import { startHttpServer } from "../../../src/runtime/http-server.js";
 import { createLogger } from "../../../src/runtime/logger.js";
 import { Metrics } from "../../../src/runtime/metrics.js";
 import type { PassReport } from "../../../src/runtime/pass-types.js";
@@ -60,6 +61,8 @@ export interface DaemonOptions {
   readonly wallClock?: () => number;
   /** Webhooks told of applies and conditions (retried after 200 ms, doubling). */
   readonly webhooks?: readonly WebhookConfig[];
+  /** Serve /metrics, /healthz and /readyz on a free port of 127.0.0.1, as the daemon's --http-port does. */
+  readonly serve?: boolean;
 }
 
 /** The databases of a daemon, as its configuration file would give them. */
@@ -79,6 +82,8 @@ export interface RunningDaemon {
   sees(replicas: number): Promise<boolean>;
   /** Its /metrics text, as Prometheus would scrape it. */
   metrics(): Promise<string>;
+  /** With `serve`: where its HTTP server listens (`http://127.0.0.1:PORT`). */
+  readonly url?: string;
   stop(): Promise<void>;
 }
 
@@ -221,11 +226,13 @@ spec:
       unmanagedWindowMs: 0,
       // A pass every second whatever the events say, so "a later pass" always comes (the same in both worlds).
       resyncMs: 1_000,
+      ...(o.serve ? { http: { port: 0, host: "127.0.0.1" } } : {}),
     });
     return {
       reports: () => ctl.reconciler.reports,
       sees: async (replicas) => ctl.cache.getWorkload("Deployment", ns, "app")?.spec?.replicas === replicas,
       metrics: () => ctl.metrics.registry.metrics(),
+      ...(ctl.port !== undefined ? { url: `http://127.0.0.1:${ctl.port}` } : {}),
       stop: () => ctl.stop(),
     };
   }
@@ -330,15 +337,28 @@ export class ComposeWorld implements World {
       logger: createLogger({ level: process.env.POOLTUNER_TEST_LOG ?? "silent", name: "compose-test" }),
       metrics,
     });
+    // The HTTP server as `pooltuner compose --http-port` wires it (src/cli/compose.ts).
+    const http = o.serve
+      ? await startHttpServer({
+          port: 0,
+          host: "127.0.0.1",
+          metrics,
+          healthy: () => d.healthy(),
+          ready: () => d.ready(),
+        })
+      : undefined;
+    const address = http?.server.address();
     const running = d.run(stop.signal);
     return {
       reports: () => d.reports,
       // Discovery lists the containers afresh on every pass.
       sees: async (replicas) => (await projectContainers(this.docker, project)).length === replicas,
       metrics: () => metrics.registry.metrics(),
+      ...(typeof address === "object" && address ? { url: `http://127.0.0.1:${address.port}` } : {}),
       stop: async () => {
         stop.abort();
         await running;
+        await http?.close();
       },
     };
   }
