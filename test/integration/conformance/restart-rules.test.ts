@@ -38,6 +38,15 @@ const deferral = (r: PassReport, scope: string, reason: string) =>
 const planOf = (r: PassReport, scope: string) => r.plan?.workloads.find((w) => w.id.includes(`${scope}/`));
 const appliedTo = (d: RunningDaemon, scope: string) =>
   d.reports().flatMap((r) => r.applied.filter((a) => a.workload.includes(`${scope}/`)));
+/**
+ * The changes applied to the app of `scope`, once there are `n`: a workload shows its new values before the pass
+ * that wrote them has ended (it still waits for the recreation to settle, or sends an event).
+ */
+const applied = (d: RunningDaemon, scope: string, n: number) =>
+  eventually(`${n} change(s) applied to ${scope}`, async () => {
+    const a = appliedTo(d, scope);
+    return a.length >= n ? a.map((x) => x.change) : undefined;
+  });
 const gauge = (text: string, re: RegExp) => Number(re.exec(text)?.[1]);
 const FROZEN = /^pooltuner_database_frozen\{database="db"\} (\d+)$/m;
 
@@ -97,8 +106,8 @@ describe.each([new KubeWorld(), new ComposeWorld()] as World[])("$name daemon", 
     await poolIs(paused, "1+1");
     await world.settle(paused);
     await poolIs(other, "1+1");
-    expect(appliedTo(d, paused).map((a) => a.change)).toEqual(["decrease"]);
-    expect(appliedTo(d, other).map((a) => a.change)).toEqual(["increase"]);
+    expect(await applied(d, paused, 1)).toEqual(["decrease"]);
+    expect(await applied(d, other, 1)).toEqual(["increase"]);
     await eventually("the status no longer says paused", async () => ((await d.saysPaused(paused)) ? undefined : true));
   });
 
@@ -130,7 +139,8 @@ describe.each([new KubeWorld(), new ComposeWorld()] as World[])("$name daemon", 
     await poolIs(a, "1+1");
     await world.settle(a);
     await poolIs(b, "1+1");
-    expect(appliedTo(second, a).map((x) => x.change)).toEqual(["decrease"]);
+    expect(await applied(second, a, 1)).toEqual(["decrease"]);
+    expect(await applied(second, b, 1)).toEqual(["increase"]);
   });
 
   /**
@@ -145,7 +155,7 @@ describe.each([new KubeWorld(), new ComposeWorld()] as World[])("$name daemon", 
     await db.query("SET GLOBAL max_connections = 12");
     await poolIs(scope, "1+0");
     await world.settle(scope);
-    expect(appliedTo(d, scope).map((a) => a.change)).toEqual(["decrease", "decrease"]);
+    expect(await applied(d, scope, 2)).toEqual(["decrease", "decrease"]);
     expect(d.reports().some((r) => deferral(r, scope, reason))).toBe(false);
     const before = await world.specVersion(scope);
     const n = d.reports().length;
@@ -226,7 +236,7 @@ describe.each([new KubeWorld(), new ComposeWorld()] as World[])("$name daemon", 
     await world.unstick(stuck);
     await poolIs(other, "1+0");
     expect(await world.pool(stuck)).toBe("1+0");
-    expect(appliedTo(d, other).map((a) => a.change)).toEqual(["decrease"]);
+    expect(await applied(d, other, 1)).toEqual(["decrease"]);
     await eventually("the database no longer frozen", async () =>
       gauge(await d.metrics(), FROZEN) === 0 ? true : undefined,
     );
