@@ -17,6 +17,7 @@ import {
   withValues,
   writeEnvFileAtomic,
 } from "./env-file.js";
+import type { StuckServices } from "./frozen.js";
 import { envMap } from "./labels.js";
 import type { DockerWorkload } from "./observe.js";
 import { composeProjectProblem } from "./project-dir.js";
@@ -30,6 +31,8 @@ export interface ComposeActuatorOptions {
   readonly persist?: EnvFileLocation;
   readonly metrics: Metrics;
   readonly logger: Logger;
+  /** Where a recreation whose replacement never got ready is remembered: it freezes its database. */
+  readonly stuck?: StuckServices;
 }
 
 type Failed = Extract<ActOutcome, { kind: "failed" }>;
@@ -64,6 +67,7 @@ export class ComposeActuator implements Actuator<DockerWorkload> {
     if (!r.ok) {
       if (persisted.ref) await restoreEnvFile(persisted.ref, persisted.previous).catch(() => {});
       const reason = r.restoreError ? `${r.reason}; restore failed: ${r.restoreError}` : r.reason;
+      const stuck = r.stuck ? this.stuck(s, ctx, r.name, reason) : undefined;
       return {
         kind: "failed",
         target: r.name,
@@ -71,6 +75,7 @@ export class ComposeActuator implements Actuator<DockerWorkload> {
         what: "container",
         reason,
         restored: r.restored,
+        ...(stuck !== undefined ? { stuck } : {}),
       };
     }
     for (const c of r.recreated)
@@ -78,6 +83,20 @@ export class ComposeActuator implements Actuator<DockerWorkload> {
         this.o.logger.info(`${s.id}: ${c.dependents.join(", ")} followed ${c.name} (network_mode container:)`);
     const names = r.recreated.map((c) => c.name);
     return { kind: "applied", targets: names, how: ` to ${names.length} container(s)` };
+  }
+
+  /** Remembers the service as stuck (src/docker/frozen.ts); returns why, for people. */
+  private stuck(s: DockerWorkload, ctx: ActContext, container: string, reason: string): string {
+    const why =
+      `the recreation pooltuner started (${ctx.summary}) did not complete: ${container}: ${reason}; the original ` +
+      `containers were put back; nothing else on ${ctx.database} changes until a person acts on ${s.object} ` +
+      "(recreates, scales or removes its containers, e.g. docker compose up -d after a fix) or the daemon restarts";
+    this.o.stuck?.remember(
+      s.id,
+      s.containers.map((c) => c.id),
+      why,
+    );
+    return why;
   }
 
   /**

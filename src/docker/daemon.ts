@@ -23,6 +23,7 @@ import type { ProfileRegistry } from "../sources/profiles.js";
 import { ComposeActuator } from "./actuator.js";
 import type { EnvFileLocation } from "./env-file.js";
 import { watchContainerEvents } from "./events.js";
+import { StuckServices } from "./frozen.js";
 import { hasPooltunerLabels } from "./labels.js";
 import { ComposeNotices, DockerObserver, type DockerWorkload } from "./observe.js";
 import { type RecreateOptions, recoverInterrupted } from "./recreate.js";
@@ -79,6 +80,8 @@ export class ComposeDaemon {
   private readonly now: () => number;
   private readonly pass: ReconcilePass<DockerWorkload>;
   private readonly notifier?: WebhookNotifier;
+  /** Services whose recreation never got ready: their databases are frozen until a person acts. */
+  private readonly stuck = new StuckServices();
   /** Where the restart limits queue a database's pass (the work queue while run() runs). */
   private enqueue: (database: string) => void = () => {};
   private inflight = 0;
@@ -112,8 +115,9 @@ export class ComposeDaemon {
         addressOf: (db) => this.monitor.address(db),
         logger: o.logger,
         ...(o.profiles ? { profiles: o.profiles } : {}),
+        stuck: this.stuck,
       }),
-      actuator: new ComposeActuator(o),
+      actuator: new ComposeActuator({ ...o, stuck: this.stuck }),
       notices: new ComposeNotices(o.logger),
       policy: o.policy,
       damping: o.damping,

@@ -11,6 +11,7 @@ import type { DatabaseAddress } from "../sources/account.js";
 import { PREFIX } from "../sources/identity.js";
 import type { ProfileRegistry } from "../sources/profiles.js";
 import { type DiscoveredService, discover } from "./discover.js";
+import type { StuckServices } from "./frozen.js";
 
 export type DockerWorkload = DiscoveredService & ObservedWorkload;
 
@@ -22,6 +23,8 @@ export interface DockerObserverOptions {
   readonly addressOf: (database: string) => DatabaseAddress | undefined;
   readonly logger: Logger;
   readonly profiles?: ProfileRegistry;
+  /** Services whose recreation never got ready: their database is frozen (src/docker/frozen.ts). */
+  readonly stuck?: StuckServices;
 }
 
 export class DockerObserver implements Observer<DockerWorkload> {
@@ -46,11 +49,23 @@ export class DockerObserver implements Observer<DockerWorkload> {
       for (const w of s.warnings) lines.set(w, "warn");
     }
     this.once.say("discovery", lines);
-    return discovery.services.filter((s) => s.workload?.database === database).map(observed);
+    const stuck = this.o.stuck;
+    stuck?.keepOnly(new Set(discovery.services.map((s) => s.id)));
+    return discovery.services
+      .filter((s) => s.workload?.database === database)
+      .map((s) =>
+        observed(
+          s,
+          stuck?.check(
+            s.id,
+            s.containers.map((c) => c.id),
+          ),
+        ),
+      );
   }
 }
 
-function observed(s: DiscoveredService): DockerWorkload {
+function observed(s: DiscoveredService, stuck: string | undefined): DockerWorkload {
   const warnings = [...s.warnings];
   if (s.workload && s.workload.account === undefined)
     warnings.push(
@@ -71,6 +86,9 @@ function observed(s: DiscoveredService): DockerWorkload {
     // Recreation is stop-first: the old container is gone before the new one starts.
     drainsDuringRollout: false,
     warnings,
+    ...(stuck !== undefined
+      ? { stuck, conditions: [{ reason: "RolloutStuck" as const, lines: [`${s.object}: ${stuck}`] }] }
+      : {}),
   };
 }
 

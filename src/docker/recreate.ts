@@ -27,6 +27,11 @@ type Failure = {
   /** The original container is back under its name (running again if it ran before). */
   readonly restored: boolean;
   readonly restoreError?: string;
+  /**
+   * The replacement did not fail outright: it never became ready (running, healthy when it has a healthcheck) within
+   * the start timeout, or its healthcheck reports unhealthy. The shell freezes the database on it (src/docker/frozen.ts).
+   */
+  readonly stuck?: boolean;
 };
 
 export type RecreateResult =
@@ -90,6 +95,7 @@ export async function recreateAll(
       reason: r.reason,
       restored,
       ...(restored ? {} : { restoreError: errors.join("; ") }),
+      ...(r.stuck ? { stuck: true } : {}),
     };
   }
   for (const g of done) for (const m of [g.target, ...g.followers]) await removeQuietly(docker, m.backupId);
@@ -195,7 +201,7 @@ async function replace(
   const labels = { ...(built.options.Labels ?? {}), [REPLACED_LABEL]: old.Id };
   const request = { ...built, options: { ...built.options, Labels: labels } };
   const oldC = docker.getContainer(old.Id);
-  const fail = async (reason: string, newId?: string): Promise<Replaced> => {
+  const fail = async (reason: string, newId?: string, stuck = false): Promise<Replaced> => {
     const restore = await restoreOriginal(docker, old.Id, name, wasRunning, newId);
     return {
       ok: false,
@@ -203,6 +209,7 @@ async function replace(
       reason,
       restored: restore.ok,
       ...(restore.ok ? {} : { restoreError: restore.error }),
+      ...(stuck ? { stuck: true } : {}),
       oldId: old.Id,
       wasRunning,
     };
@@ -230,7 +237,7 @@ async function replace(
     if (wasRunning) {
       await created.start();
       const ready = await waitReady(docker, newId, hasHealthcheck(old), options);
-      if (!ready.ok) return fail(ready.reason, newId);
+      if (!ready.ok) return fail(ready.reason, newId, ready.stuck === true);
     }
   } catch (err) {
     return fail(message(err), newId);
@@ -257,7 +264,8 @@ async function restoreOriginal(
   }
 }
 
-export type WaitResult = { ok: true } | { ok: false; reason: string };
+/** `stuck`: not a crash or an exit, it just never got ready (timeout) or its healthcheck says unhealthy. */
+export type WaitResult = { ok: true } | { ok: false; reason: string; stuck?: boolean };
 
 /** Running (and healthy when it has a healthcheck), without a restart or exit on the way. */
 export async function waitReady(
@@ -279,7 +287,8 @@ export async function waitReady(
     if (healthcheck) {
       const h = st.Health?.Status;
       if (h === "healthy") return { ok: true };
-      if (h === "unhealthy") return { ok: false, reason: "the new container's healthcheck reports unhealthy" };
+      if (h === "unhealthy")
+        return { ok: false, reason: "the new container's healthcheck reports unhealthy", stuck: true };
       last = `health ${h ?? "unknown"}`;
     } else if (st.Running) {
       const since = Date.parse(st.StartedAt);
@@ -292,6 +301,7 @@ export async function waitReady(
       return {
         ok: false,
         reason: `the new container was not ready after ${options.startTimeoutMs / 1000} s (${last})`,
+        stuck: true,
       };
     await sleep(options.pollMs ?? 250);
   }

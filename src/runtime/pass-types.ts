@@ -131,6 +131,11 @@ export type ActOutcome =
       readonly what: string;
       readonly reason: string;
       readonly restored: boolean;
+      /**
+       * It did not fail outright, it never got ready, and the daemon now freezes its database on it (observed
+       * `stuck` from the next pass on) instead of trying again after the backoff; the text says until when.
+       */
+      readonly stuck?: string;
     }
   /** The workload changed after it was observed: nothing written, look again shortly. */
   | { readonly kind: "conflict" };

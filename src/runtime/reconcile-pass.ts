@@ -466,7 +466,9 @@ export class ReconcilePass<W extends ObservedWorkload> {
             (out.restored
               ? `the original ${out.what} was restored`
               : `the original ${out.what} could NOT be restored`) +
-            `; retrying this change in ${Math.round(this.o.failureBackoffMs / 1000)} s at the earliest`,
+            (out.stuck !== undefined
+              ? `; ${database} is frozen until a person acts on ${w.id}`
+              : `; retrying this change in ${Math.round(this.o.failureBackoffMs / 1000)} s at the earliest`),
         );
         requeue = min(requeue, this.o.recheckMs);
       }

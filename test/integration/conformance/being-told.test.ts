@@ -88,7 +88,10 @@ function parseExposition(text: string): Scrape {
 }
 
 /** GET /metrics from the daemon's own HTTP server. */
-async function scrape(d: RunningDaemon): Promise<Scrape> {
+/** What these tests read of a running daemon (the stuck-rollout test builds one from the controller directly). */
+type Watched = Pick<RunningDaemon, "reports" | "sees" | "metrics" | "url" | "stop">;
+
+async function scrape(d: Watched): Promise<Scrape> {
   if (!d.url) throw new Error("the daemon serves no HTTP (start it with serve: true)");
   const res = await fetch(`${d.url}/metrics`);
   expect(res.status).toBe(200);
@@ -186,11 +189,11 @@ async function receiver() {
 }
 
 /** The first pass from `from` on that satisfies `ok`. */
-async function pass(d: RunningDaemon, what: string, ok: (r: PassReport) => boolean, from = 0, timeoutMs = 60_000) {
+async function pass(d: Watched, what: string, ok: (r: PassReport) => boolean, from = 0, timeoutMs = 60_000) {
   return eventually(what, async () => d.reports().slice(from).find(ok), { timeoutMs, intervalMs: 100 });
 }
 /** `n` more passes of the database from now on, each satisfying `ok`. */
-async function passes(d: RunningDaemon, what: string, n: number, ok: (r: PassReport) => boolean) {
+async function passes(d: Watched, what: string, n: number, ok: (r: PassReport) => boolean) {
   const from = d.reports().length;
   await eventually(what, async () => (d.reports().slice(from).filter(ok).length >= n ? true : undefined), {
     intervalMs: 100,
@@ -435,7 +438,7 @@ describe("kube daemon: RolloutStuck", () => {
       resyncMs: 1_000,
       http: { port: 0, host: "127.0.0.1" },
     });
-    const d: RunningDaemon = {
+    const d: Watched = {
       reports: () => ctl.reconciler.reports,
       sees: async () => true,
       metrics: () => ctl.metrics.registry.metrics(),
