@@ -99,6 +99,12 @@ export interface DatabaseDriver<R extends DatabaseReading = DatabaseReading> {
   snapshot(input: SnapshotInput<R>): DatabaseSnapshot;
   /** host:port the URL points at (to tell which database URL in a workload's env is this database's). Throws DatabaseUrlError. */
   address(url: string): { readonly host: string; readonly port: number };
+  /**
+   * The login a probe of `url` connects as: its user (the name the server counts its connections under) and the
+   * server it reaches, as `host:port`. Configured databases with the same login are probed over connections that one
+   * server counts under one user (src/runtime/database-monitor.ts). Throws DatabaseUrlError.
+   */
+  login(url: string): { readonly user: string; readonly server: string };
 }
 
 export { redactUrl } from "./url-redaction.js";
