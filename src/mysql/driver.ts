@@ -12,6 +12,7 @@ export const mysqlDriver: DatabaseDriver<ProbeResult> = {
     const dsn = parseMysqlUrl(url);
     return { host: dsn.host, port: dsn.port };
   },
+  handshakeUser: "unauthenticated user",
   login: (url) => {
     const dsn = parseMysqlUrl(url);
     return { user: dsn.user, server: dsn.socketPath ?? `${dsn.host}:${dsn.port}` };

@@ -12,6 +12,7 @@ export const postgresDriver: DatabaseDriver<PostgresReading> = {
     const dsn = parsePostgresUrl(url);
     return { host: dsn.host, port: dsn.port };
   },
+  handshakeUser: "",
   login: (url) => {
     const dsn = parsePostgresUrl(url);
     return { user: dsn.user, server: `${dsn.host}:${dsn.port}` };

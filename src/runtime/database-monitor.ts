@@ -42,7 +42,17 @@ interface Tracked {
   /** The read in progress: polls of one database never overlap (they share its one connection). */
   inflight?: Promise<boolean>;
   /** Its probe's login, and how many other configured databases this process probes as the same login on the same server. */
-  siblings?: { readonly user: string; readonly count: number };
+  siblings?: Siblings;
+}
+
+/** This process's other probes of a database's server under the same login. */
+interface Siblings {
+  /** The login's user. */
+  readonly user: string;
+  /** How many. */
+  readonly count: number;
+  /** The user a connection in its handshake shows as (the driver's handshakeUser). */
+  readonly handshakeUser: string;
 }
 
 export class DatabaseMonitor {
@@ -61,14 +71,14 @@ export class DatabaseMonitor {
 
   /** Groups the configured databases by the probe's login (user and server); a URL that cannot be parsed is alone. */
   private countSiblings(): void {
-    const logins = new Map<Tracked, { user: string; key: string }>();
+    const logins = new Map<Tracked, { user: string; key: string; handshakeUser: string }>();
     const perKey = new Map<string, number>();
     for (const t of this.tracked.values()) {
       try {
         const driver = this.driverOf(t.config.url);
         const l = driver.login(t.config.url);
         const key = JSON.stringify([driver.schemes[0], l.user, l.server]);
-        logins.set(t, { user: l.user, key });
+        logins.set(t, { user: l.user, key, handshakeUser: driver.handshakeUser });
         perKey.set(key, (perKey.get(key) ?? 0) + 1);
       } catch {
         // a bad URL: its probe reports that itself
@@ -76,7 +86,7 @@ export class DatabaseMonitor {
     }
     for (const [t, l] of logins) {
       const count = (perKey.get(l.key) ?? 1) - 1;
-      if (count > 0) t.siblings = { user: l.user, count };
+      if (count > 0) t.siblings = { user: l.user, count, handshakeUser: l.handshakeUser };
     }
   }
 
@@ -170,15 +180,22 @@ export class DatabaseMonitor {
 /**
  * The reading with the login's connections counted as at least this process's other probes of the server (its own
  * is not in the reading): those that are connected are in the server's count already, the others are on their way
- * (a restart, a reconnect) and hold a slot again in a moment. More connections under that login are another
- * client's (another process with the same account) and stay counted.
+ * (a restart, a reconnect) and hold a slot again in a moment. Those on their way may be in their handshake right
+ * now, shown under the driver's handshake user: as many of those as are missing are taken to be them, not counted
+ * twice. More connections under the login than there are siblings are another client's (another process with the
+ * same account) and stay counted.
  */
-export function withSiblingProbes<R extends DatabaseReading>(
-  r: R,
-  siblings: { readonly user: string; readonly count: number } | undefined,
-): R {
-  if (!siblings || (r.connectionsByUser[siblings.user] ?? 0) >= siblings.count) return r;
-  return { ...r, connectionsByUser: { ...r.connectionsByUser, [siblings.user]: siblings.count } };
+export function withSiblingProbes<R extends DatabaseReading>(r: R, siblings: Siblings | undefined): R {
+  const seen = siblings ? (r.connectionsByUser[siblings.user] ?? 0) : 0;
+  if (!siblings || seen >= siblings.count) return r;
+  const byUser = { ...r.connectionsByUser, [siblings.user]: siblings.count };
+  const handshaking = byUser[siblings.handshakeUser] ?? 0;
+  if (siblings.handshakeUser !== siblings.user && handshaking > 0) {
+    const left = handshaking - Math.min(handshaking, siblings.count - seen);
+    if (left > 0) byUser[siblings.handshakeUser] = left;
+    else delete byUser[siblings.handshakeUser];
+  }
+  return { ...r, connectionsByUser: byUser };
 }
 
 /** What the planner reads from a reading, in a comparable form (the rest drifts without changing any plan). */

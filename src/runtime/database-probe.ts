@@ -105,6 +105,11 @@ export interface DatabaseDriver<R extends DatabaseReading = DatabaseReading> {
    * server counts under one user (src/runtime/database-monitor.ts). Throws DatabaseUrlError.
    */
   login(url: string): { readonly user: string; readonly server: string };
+  /**
+   * The user a connection still in its handshake is counted under (MySQL's `unauthenticated user`; PostgreSQL's
+   * backends before authentication have no role: ""). A probe of the same login connecting at that moment is one.
+   */
+  readonly handshakeUser: string;
 }
 
 export { redactUrl } from "./url-redaction.js";

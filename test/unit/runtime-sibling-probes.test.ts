@@ -57,6 +57,9 @@ describe("sibling probes", () => {
     // 2 siblings each; the other client "web" holds 4, the managed "app" 10.
     expect(await unmanaged(urls, { web: 4, app: 10 })).toEqual({ a: 6, b: 6, c: 6 });
     expect(await unmanaged(urls, { web: 4, app: 10, mon: 1 })).toEqual({ a: 6, b: 6, c: 6 });
+    // Siblings in their handshake show as MariaDB's "unauthenticated user": as many as are missing are them.
+    expect(await unmanaged(urls, { web: 4, "unauthenticated user": 1 })).toEqual({ a: 6, b: 6, c: 6 });
+    expect(await unmanaged(urls, { web: 4, mon: 1, "unauthenticated user": 3 })).toEqual({ a: 8, b: 8, c: 8 });
     // More under the login than the siblings: someone else uses the account; they count.
     expect(await unmanaged(urls, { web: 4, app: 10, mon: 5 })).toEqual({ a: 9, b: 9, c: 9 });
   });
