@@ -6,7 +6,7 @@
 // connection on it is this test's.
 import { randomBytes } from "node:crypto";
 import mysql, { type Connection } from "mysql2/promise";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { DatabaseMonitor } from "../../../src/runtime/database-monitor.js";
 import { createLogger } from "../../../src/runtime/logger.js";
 import { Poller } from "../../../src/runtime/poller.js";
@@ -16,6 +16,8 @@ import { connectRoot, type MariaDb, startMariaDb } from "../../support/mariadb.j
 const DATABASES = 12;
 /** Connections of a client that is not pooltuner (an application no workload of these databases declares). */
 const OTHERS = 3;
+/** The test's own root connection (it counts the probes) is one more other client. */
+const ROOT = 1;
 const secret = () => `pw-${randomBytes(8).toString("hex")}`;
 const monitorAccount = { user: "pt_monitor", password: secret() };
 const otherAccount = { user: "pt_other", password: secret() };
@@ -23,6 +25,7 @@ const otherAccount = { user: "pt_other", password: secret() };
 let db: MariaDb;
 let root: Awaited<ReturnType<typeof connectRoot>>;
 const opened: Connection[] = [];
+const monitors: DatabaseMonitor[] = [];
 const names = Array.from({ length: DATABASES }, (_, i) => `db-${String(i).padStart(2, "0")}`);
 
 const urlOf = (a: { user: string; password: string }) => `mysql://${a.user}:${a.password}@${db.host}:${db.port}/`;
@@ -56,6 +59,7 @@ async function monitorAfterOneRound(): Promise<DatabaseMonitor> {
     names.map((name) => ({ name, url: urlOf(monitorAccount) })),
     { windowMs: 60_000, now: Date.now },
   );
+  monitors.push(monitor);
   const abort = new AbortController();
   const poller = new Poller({
     monitor,
@@ -84,6 +88,10 @@ beforeAll(async () => {
   for (let i = 0; i < OTHERS; i++) await connectAs(otherAccount);
 });
 
+afterEach(async () => {
+  for (const m of monitors.splice(0)) await m.close();
+});
+
 afterAll(async () => {
   for (const c of opened) c.destroy();
   await root?.close();
@@ -92,8 +100,8 @@ afterAll(async () => {
 
 describe("several configured databases on one server", () => {
   test("a restarted monitor sees the other probes at full strength from its first reading", async () => {
-    // What the server holds once everything is connected: each database's probe sees the other 11 and the 3.
-    const expected = Array.from({ length: DATABASES }, () => DATABASES - 1 + OTHERS);
+    // What the server holds once everything is connected: each database's probe sees the other 11, the 3 and root.
+    const expected = Array.from({ length: DATABASES }, () => DATABASES - 1 + OTHERS + ROOT);
     const first = await monitorAfterOneRound();
     await until(`${DATABASES} probe connections`, async () => (await count(monitorAccount.user)) === DATABASES);
     for (const n of names) await first.poll(n);
@@ -112,7 +120,7 @@ describe("several configured databases on one server", () => {
     const foreign = [await connectAs(monitorAccount), await connectAs(monitorAccount)];
     const m = await monitorAfterOneRound();
     for (const n of names) await m.poll(n);
-    expect(unmanaged(m)).toEqual(Array.from({ length: DATABASES }, () => DATABASES - 1 + 2 + OTHERS));
+    expect(unmanaged(m)).toEqual(Array.from({ length: DATABASES }, () => DATABASES - 1 + 2 + OTHERS + ROOT));
     await m.close();
     for (const c of foreign) c.destroy();
   });
