@@ -12,5 +12,10 @@ export const mysqlDriver: DatabaseDriver<ProbeResult> = {
     const dsn = parseMysqlUrl(url);
     return { host: dsn.host, port: dsn.port };
   },
+  handshakeUser: "unauthenticated user",
+  login: (url) => {
+    const dsn = parseMysqlUrl(url);
+    return { user: dsn.user, server: dsn.socketPath ?? `${dsn.host}:${dsn.port}` };
+  },
   snapshot: (i) => databaseSnapshotFromProbe(i.config, i.reading, i.managedUsers, i.samples, i.now, i.windowMs),
 };

@@ -12,5 +12,10 @@ export const postgresDriver: DatabaseDriver<PostgresReading> = {
     const dsn = parsePostgresUrl(url);
     return { host: dsn.host, port: dsn.port };
   },
+  handshakeUser: "",
+  login: (url) => {
+    const dsn = parsePostgresUrl(url);
+    return { user: dsn.user, server: `${dsn.host}:${dsn.port}` };
+  },
   snapshot: databaseSnapshotFromReading,
 };

@@ -3,6 +3,11 @@
 // The reconcile pass asks it for a DatabaseSnapshot; a database that does not answer yields none.
 // Each database is read over one long-lived connection (the driver's ProbeSession): when the server is full, a new
 // connection is refused, and that is exactly when the limits are needed. close() ends them on shutdown.
+// Several configured databases on one server (one MariaDB holding many applications' schemas) are probed over as
+// many connections, all under the monitoring login: each probe sees the others as another client's. They are
+// counted as what they are at full strength, a constant, whatever part of them is connected at the moment: a
+// restarted process whose probes reconnect a few at a time must not see a server with room that is not there
+// (issue 13: 27 writes after a controller restart, from budgets planned while 92 of 99 sibling probes were away).
 import type { DatabaseSnapshot } from "../core/index.js";
 import type { DatabaseAddress } from "../sources/account.js";
 import type { DatabaseConfig } from "./config.js";
@@ -36,6 +41,18 @@ interface Tracked {
   session?: ProbeSession;
   /** The read in progress: polls of one database never overlap (they share its one connection). */
   inflight?: Promise<boolean>;
+  /** Its probe's login, and how many other configured databases this process probes as the same login on the same server. */
+  siblings?: Siblings;
+}
+
+/** This process's other probes of a database's server under the same login. */
+interface Siblings {
+  /** The login's user. */
+  readonly user: string;
+  /** How many. */
+  readonly count: number;
+  /** The user a connection in its handshake shows as (the driver's handshakeUser). */
+  readonly handshakeUser: string;
 }
 
 export class DatabaseMonitor {
@@ -49,6 +66,28 @@ export class DatabaseMonitor {
   ) {
     for (const config of databases) this.tracked.set(config.name, { config, samples: [] });
     this.driverOf = options.driverFor ?? driverFor;
+    this.countSiblings();
+  }
+
+  /** Groups the configured databases by the probe's login (user and server); a URL that cannot be parsed is alone. */
+  private countSiblings(): void {
+    const logins = new Map<Tracked, { user: string; key: string; handshakeUser: string }>();
+    const perKey = new Map<string, number>();
+    for (const t of this.tracked.values()) {
+      try {
+        const driver = this.driverOf(t.config.url);
+        const l = driver.login(t.config.url);
+        const key = JSON.stringify([driver.schemes[0], l.user, l.server]);
+        logins.set(t, { user: l.user, key, handshakeUser: driver.handshakeUser });
+        perKey.set(key, (perKey.get(key) ?? 0) + 1);
+      } catch {
+        // a bad URL: its probe reports that itself
+      }
+    }
+    for (const [t, l] of logins) {
+      const count = (perKey.get(l.key) ?? 1) - 1;
+      if (count > 0) t.siblings = { user: l.user, count, handshakeUser: l.handshakeUser };
+    }
   }
 
   names(): string[] {
@@ -103,7 +142,7 @@ export class DatabaseMonitor {
     const started = performance.now();
     try {
       t.session ??= this.driverOf(t.config.url).open(t.config.url);
-      const reading = await t.session.read();
+      const reading = withSiblingProbes(await t.session.read(), t.siblings);
       t.status = { ok: true, at, reading };
       t.samples.push({ at, byUser: reading.connectionsByUser });
       t.samples = t.samples.filter((s) => s.at > at - this.options.windowMs);
@@ -136,6 +175,27 @@ export class DatabaseMonitor {
       windowMs: this.options.windowMs,
     });
   }
+}
+
+/**
+ * The reading with the login's connections counted as at least this process's other probes of the server (its own
+ * is not in the reading): those that are connected are in the server's count already, the others are on their way
+ * (a restart, a reconnect) and hold a slot again in a moment. Those on their way may be in their handshake right
+ * now, shown under the driver's handshake user: as many of those as are missing are taken to be them, not counted
+ * twice. More connections under the login than there are siblings are another client's (another process with the
+ * same account) and stay counted.
+ */
+export function withSiblingProbes<R extends DatabaseReading>(r: R, siblings: Siblings | undefined): R {
+  const seen = siblings ? (r.connectionsByUser[siblings.user] ?? 0) : 0;
+  if (!siblings || seen >= siblings.count) return r;
+  const byUser = { ...r.connectionsByUser, [siblings.user]: siblings.count };
+  const handshaking = byUser[siblings.handshakeUser] ?? 0;
+  if (siblings.handshakeUser !== siblings.user && handshaking > 0) {
+    const left = handshaking - Math.min(handshaking, siblings.count - seen);
+    if (left > 0) byUser[siblings.handshakeUser] = left;
+    else delete byUser[siblings.handshakeUser];
+  }
+  return { ...r, connectionsByUser: byUser };
 }
 
 /** What the planner reads from a reading, in a comparable form (the rest drifts without changing any plan). */

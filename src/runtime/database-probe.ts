@@ -99,6 +99,17 @@ export interface DatabaseDriver<R extends DatabaseReading = DatabaseReading> {
   snapshot(input: SnapshotInput<R>): DatabaseSnapshot;
   /** host:port the URL points at (to tell which database URL in a workload's env is this database's). Throws DatabaseUrlError. */
   address(url: string): { readonly host: string; readonly port: number };
+  /**
+   * The login a probe of `url` connects as: its user (the name the server counts its connections under) and the
+   * server it reaches, as `host:port`. Configured databases with the same login are probed over connections that one
+   * server counts under one user (src/runtime/database-monitor.ts). Throws DatabaseUrlError.
+   */
+  login(url: string): { readonly user: string; readonly server: string };
+  /**
+   * The user a connection still in its handshake is counted under (MySQL's `unauthenticated user`; PostgreSQL's
+   * backends before authentication have no role: ""). A probe of the same login connecting at that moment is one.
+   */
+  readonly handshakeUser: string;
 }
 
 export { redactUrl } from "./url-redaction.js";
