@@ -1,6 +1,6 @@
 // A bounded HTTP load generator for the example app: N concurrent clients for a fixed time against loopback URLs,
-// round-robin over the replicas. Counts successes, error 1040 (the app answers 503 with error_code 1040),
-// other failures, and latency. Bounded on purpose: loopback only, at most 256 clients, at most 60 s.
+// round-robin over the replicas. Counts successes, "server full" (the app answers with error_code 1040 for
+// MySQL, "53300" for PostgreSQL: `serverFullCode`), other failures (the first few kept), and latency. Bounded on purpose: loopback only, at most 256 clients, at most 60 s.
 import { Agent, request } from "node:http";
 
 export interface LoadOptions {
@@ -9,15 +9,19 @@ export interface LoadOptions {
   readonly durationMs: number;
   /** Per request; a request waiting on a full pool counts as failed after this. */
   readonly timeoutMs?: number;
+  /** The `error_code` in the app's JSON body that means "server full": 1040 (MySQL, the default) or "53300". */
+  readonly serverFullCode?: number | string;
 }
 
 export interface LoadResult {
   readonly requests: number;
   readonly ok: number;
-  /** Responses that carried MySQL error 1040 (Too many connections). */
+  /** Responses that carried the server-full code (MySQL 1040 Too many connections, PostgreSQL 53300). */
   readonly tooManyConnections: number;
   /** Any other failure: other status codes, timeouts, refused connections. */
   readonly otherErrors: number;
+  /** The first few other failures as `status body` (status 0: no answer), so they can be explained. */
+  readonly otherSamples: readonly string[];
   readonly seconds: number;
   /** Successful requests per second. */
   readonly okPerSecond: number;
@@ -27,6 +31,7 @@ export interface LoadResult {
 
 const MAX_CONCURRENCY = 256;
 const MAX_DURATION_MS = 60_000;
+const OTHER_SAMPLES = 5;
 
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   if (options.urls.length === 0) throw new Error("no URLs to load");
@@ -42,7 +47,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   let ok = 0;
   let tooMany = 0;
   let other = 0;
+  const otherSamples: string[] = [];
   let next = 0;
+  const code = String(options.serverFullCode ?? 1040).replace(/[^0-9A-Za-z]/g, "");
+  const serverFull = new RegExp(`"error_code":\\s*"?${code}\\b`);
   const start = performance.now();
   const end = start + durationMs;
 
@@ -53,8 +61,11 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       const r = await get(url, agent, options.timeoutMs ?? 40_000);
       latencies.push(performance.now() - t0);
       if (r.status === 200) ok++;
-      else if (/"error_code":\s*1040\b/.test(r.body)) tooMany++;
-      else other++;
+      else if (serverFull.test(r.body)) tooMany++;
+      else {
+        other++;
+        if (otherSamples.length < OTHER_SAMPLES) otherSamples.push(`${r.status} ${r.body.slice(0, 300)}`);
+      }
     }
   };
   await Promise.all(Array.from({ length: concurrency }, client));
@@ -68,6 +79,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     ok,
     tooManyConnections: tooMany,
     otherErrors: other,
+    otherSamples,
     seconds: Math.round(seconds * 100) / 100,
     okPerSecond: Math.round(ok / seconds),
     p50Ms: pct(0.5),

@@ -25,8 +25,8 @@ if wants mysql postgres cli kube controller docker compose conformance node; the
   step "test bed: MariaDB binaries (each suite starts its own private mariadbd)"
   bash scripts/testbed/mariadb.sh ensure
 fi
-if wants postgres controller; then
-  step "test bed: PostgreSQL 15 binaries (each suite starts its own private postgres; the controller project mixes engines)"
+if wants postgres controller compose; then
+  step "test bed: PostgreSQL 15 binaries (each suite starts its own private postgres; the controller project mixes engines, the compose project runs the Django example on one)"
   bash scripts/testbed/postgres.sh ensure
 fi
 if wants kube controller conformance; then

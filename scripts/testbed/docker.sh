@@ -34,6 +34,10 @@ docker_cli=/usr/bin/docker
 # name | packages added to debootstrap minbase | `docker import --change` lines (';'-separated)
 readonly PYTHON_IMAGE=pooltuner/base-python:bookworm
 readonly PYTHON_PACKAGES=python3,python3-flask,python3-sqlalchemy,python3-pymysql,gunicorn,curl,ca-certificates,procps,netbase
+# The Django example (examples/django) on its own image and tarball: Django 3.2, psycopg2 2.9, Gunicorn. Kept apart from
+# base-python so changing one package list never rebuilds (or deletes the tarball of) the other.
+readonly DJANGO_IMAGE=pooltuner/base-django:bookworm
+readonly DJANGO_PACKAGES=python3,python3-django,python3-psycopg2,gunicorn,curl,ca-certificates,procps,netbase
 readonly SLIM_IMAGE=pooltuner/base-slim:bookworm
 # libstdc++6 is what the node binary links besides libc; named so it stays if minbase ever drops it.
 readonly SLIM_PACKAGES=ca-certificates,libstdc++6
@@ -261,6 +265,8 @@ ensure_images() {
   ensure_image "$PYTHON_IMAGE" base-python "$PYTHON_PACKAGES" \
     "$BASE_ENV;ENV PYTHONUNBUFFERED=1;ENV PYTHONDONTWRITEBYTECODE=1;WORKDIR /app;CMD [\"python3\"]"
   ensure_image "$SLIM_IMAGE" base-slim "$SLIM_PACKAGES" "$BASE_ENV;CMD [\"bash\"]"
+  ensure_image "$DJANGO_IMAGE" base-django "$DJANGO_PACKAGES" \
+    "$BASE_ENV;ENV PYTHONUNBUFFERED=1;ENV PYTHONDONTWRITEBYTECODE=1;WORKDIR /app;CMD [\"python3\"]"
 }
 
 # Serialise concurrent callers (test.sh, vitest globalSetup, another engineer's run) on one lock.

@@ -17,7 +17,9 @@ declare module "vitest" {
 export const BASE_PYTHON_IMAGE = "pooltuner/base-python:bookworm";
 /** Debian bookworm minbase with ca-certificates: a runtime base for images that bring their own binary (node). */
 export const BASE_SLIM_IMAGE = "pooltuner/base-slim:bookworm";
-export const BASE_IMAGES = [BASE_PYTHON_IMAGE, BASE_SLIM_IMAGE] as const;
+/** Debian bookworm with python3, Django 3.2, psycopg2, Gunicorn, curl and procps: the Django example's base. */
+export const BASE_DJANGO_IMAGE = "pooltuner/base-django:bookworm";
+export const BASE_IMAGES = [BASE_PYTHON_IMAGE, BASE_SLIM_IMAGE, BASE_DJANGO_IMAGE] as const;
 /** Label docker.sh sets on each base image: the name of the rootfs tarball it was imported from. */
 export const ROOTFS_LABEL = "org.pooltuner.testbed.rootfs";
 

@@ -14,11 +14,32 @@ const APP_FILES = ["app.py", "gunicorn.conf.py"];
 export const APP_BASE = "pooltuner/base-python:bookworm";
 
 /** Builds (once per content) `pooltuner-test/lineage:<hash>` from the local base image and the example's code. */
-export async function buildAppImage(docker: Docker): Promise<string> {
+export function buildAppImage(docker: Docker): Promise<string> {
+  return buildExampleImage(docker, {
+    dir: APP_DIR,
+    files: APP_FILES,
+    base: APP_BASE,
+    repository: "pooltuner-test/lineage",
+    cmd: ["gunicorn", "-c", "gunicorn.conf.py", "app:app"],
+  });
+}
+
+export interface ExampleImage {
+  /** The example's directory (ends in `/`). */
+  readonly dir: string;
+  readonly files: readonly string[];
+  /** A test-bed base image (scripts/testbed/docker.sh) with the example's packages. */
+  readonly base: string;
+  readonly repository: string;
+  readonly cmd: readonly string[];
+}
+
+/** Builds (once per content) `<repository>:<hash>` from a local base image and an example's code: no registry. */
+export async function buildExampleImage(docker: Docker, e: ExampleImage): Promise<string> {
   const hash = createHash("sha256");
-  for (const f of APP_FILES) hash.update(await readFile(join(APP_DIR, f)));
-  hash.update(((await docker.getImage(APP_BASE).inspect()) as { Id: string }).Id);
-  const tag = `pooltuner-test/lineage:${hash.digest("hex").slice(0, 12)}`;
+  for (const f of e.files) hash.update(await readFile(join(e.dir, f)));
+  hash.update(((await docker.getImage(e.base).inspect()) as { Id: string }).Id);
+  const tag = `${e.repository}:${hash.digest("hex").slice(0, 12)}`;
   try {
     await docker.getImage(tag).inspect();
     return tag;
@@ -27,18 +48,12 @@ export async function buildAppImage(docker: Docker): Promise<string> {
   }
   const ctx = await mkdtemp(join(tmpdir(), "pooltuner-app-image-"));
   try {
-    for (const f of APP_FILES) await copyFile(join(APP_DIR, f), join(ctx, f));
+    for (const f of e.files) await copyFile(join(e.dir, f), join(ctx, f));
     await writeFile(
       join(ctx, "Dockerfile"),
-      [
-        `FROM ${APP_BASE}`,
-        "WORKDIR /app",
-        `COPY ${APP_FILES.join(" ")} ./`,
-        'CMD ["gunicorn", "-c", "gunicorn.conf.py", "app:app"]',
-        "",
-      ].join("\n"),
+      [`FROM ${e.base}`, "WORKDIR /app", `COPY ${e.files.join(" ")} ./`, `CMD ${JSON.stringify(e.cmd)}`, ""].join("\n"),
     );
-    const stream = await docker.buildImage({ context: ctx, src: ["Dockerfile", ...APP_FILES] }, { t: tag, rm: true });
+    const stream = await docker.buildImage({ context: ctx, src: ["Dockerfile", ...e.files] }, { t: tag, rm: true });
     await followBuild(docker, stream, tag);
   } finally {
     await rm(ctx, { recursive: true, force: true });
