@@ -5,6 +5,7 @@
 import type { V1Deployment } from "@kubernetes/client-node";
 import {
   type Action,
+  type IntOrPercent,
   type Policy,
   type Rollout,
   type RolloutPath,
@@ -63,10 +64,16 @@ export function strategyStep(i: StrategyInput): StrategyStep {
   const generation = i.object.metadata?.generation ?? 0;
   const workers = i.plan.workers;
   if (i.action && current && i.rollout && typeof workers === "number") {
+    // Still pooltuner's strategy from an earlier safety decrease: the person's is the one to weigh.
+    const ours = i.before !== undefined && same(current, i.before.set);
+    const rollout: Rollout =
+      ours && i.before && i.rollout.type === "RollingUpdate"
+        ? { ...i.rollout, maxSurge: intOrPercent(i.before.saved.maxSurge) }
+        : i.rollout;
     const path = rolloutPath({
       change: i.action.change,
       currentSafe: i.currentSafe,
-      rollout: i.rollout,
+      rollout,
       replicas: (i.object as V1Deployment).spec?.replicas ?? 1,
       workers,
       fromCap: i.action.from.poolSize + i.action.from.maxOverflow,
@@ -77,7 +84,7 @@ export function strategyStep(i: StrategyInput): StrategyStep {
     if (path.kind === "no-surge") {
       const set = { ...path.strategy };
       // A second safety decrease before the first one's strategy was put back keeps the person's, not pooltuner's.
-      const saved = i.before && same(current, i.before.set) ? i.before.saved : current;
+      const saved = ours && i.before ? i.before.saved : current;
       return {
         patch: { type: "RollingUpdate", rollingUpdate: set },
         status: { saved, set, generation: generation + 1 },
@@ -92,6 +99,15 @@ export function strategyStep(i: StrategyInput): StrategyStep {
   if (!done && !i.action) return { status: i.before };
   if (!same(current, i.before.set)) return { status: undefined, leftAlone: current ?? i.before.set };
   return { patch: { type: "RollingUpdate", rollingUpdate: i.before.saved }, status: undefined, restore: true };
+}
+
+/** A stored IntOrString as the core's IntOrPercent (`"25%"` is 25 percent; anything unreadable, no surge). */
+function intOrPercent(v: number | string): IntOrPercent {
+  if (typeof v === "number") return { kind: "int", value: v };
+  const m = /^(\d+)%$/.exec(v.trim());
+  if (m) return { kind: "percent", value: Number(m[1]) };
+  const n = Number(v);
+  return { kind: "int", value: Number.isInteger(n) && n >= 0 ? n : 0 };
 }
 
 /** The field manager of the write that puts a person's strategy back (visible in managedFields). */
