@@ -111,7 +111,7 @@ it("from the incident, a decrease without surge: its peak never above the plan, 
     // The no-surge rollout's peak is never above its plan (and so never above the surge's).
     if (r.mode === "drop") expect(r.app, r.line).toBeLessThanOrEqual(ROLLOUT_PEAK.drop);
   }
-});
+}, 900_000);
 
 /** One run: a fresh seed Deployment, the storm, the controller started inside it with `mode`; measured until clean. */
 async function incident(name: string, mode: Mode): Promise<Run> {
