@@ -114,10 +114,13 @@ describe("a decrease from over budget rolls out without surge", () => {
   });
 
   it("leaves a strategy a person changed during the rollout as it is", async () => {
+    // The person keeps the surge the plan counts (maxSurge 1) and allows one pod unavailable: the plan is the same,
+    // and what pooltuner would put back (maxSurge 1, maxUnavailable 0) differs from theirs.
     // New pods become Ready 3 s after they start (kwok), so the rollout lasts long enough for a person to act.
     const { ns, versions } = await setUp("surge-person", 30, (d) => {
       const a = d.spec?.template.metadata?.annotations ?? {};
       a["pod-ready.stage.kwok.x-k8s.io/delay"] = "3s";
+      a["pod-ready.stage.kwok.x-k8s.io/jitter-delay"] = "3s";
     });
     await eventually2("the decrease rolling out without surge", async () => {
       const d = await getDeployment(c, ns, "web");
@@ -127,7 +130,7 @@ describe("a decrease from over budget rolls out without surge", () => {
       {
         name: "web",
         namespace: ns,
-        body: [{ op: "replace", path: "/spec/strategy/rollingUpdate", value: { maxSurge: 2, maxUnavailable: 0 } }],
+        body: [{ op: "replace", path: "/spec/strategy/rollingUpdate", value: { maxSurge: 1, maxUnavailable: 1 } }],
         fieldManager: "kubectl-edit",
       },
       setHeaderOptions("Content-Type", PatchStrategy.JsonPatch),
@@ -137,8 +140,9 @@ describe("a decrease from over budget rolls out without surge", () => {
       return statusOf(d)?.strategy === undefined ? d : undefined;
     });
     versions.stop();
-    expect(surgeOf(done)).toEqual({ maxSurge: 2, maxUnavailable: 0 });
-    expect(managers(done)).not.toContain("pooltuner-rollout");
+    const timeline = versions.seen.map((d) => `${JSON.stringify(surgeOf(d))} ${managers(d).join(",")}`);
+    expect(surgeOf(done), timeline.join("\n")).toEqual({ maxSurge: 1, maxUnavailable: 1 });
+    expect(managers(done), timeline.join("\n")).not.toContain("pooltuner-rollout");
     expect(versions.seen.every((d) => managers(d).includes("pooltuner-rollout") === false)).toBe(true);
     expect((await eventsFor(c, ns, "web")).some((e) => e.reason === "StrategyRestored")).toBe(false);
   });
