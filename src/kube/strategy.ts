@@ -11,6 +11,7 @@ import {
   type RolloutPath,
   rolloutPath,
   type WorkloadPlan,
+  type WorkloadSnapshot,
 } from "../core/index.js";
 import { rolloutProgress, type WorkloadObject } from "./objects.js";
 import type { StrategyStatus, SurgeFields } from "./status.js";
@@ -99,6 +100,27 @@ export function strategyStep(i: StrategyInput): StrategyStep {
   if (!done && !i.action) return { status: i.before };
   if (!same(current, i.before.set)) return { status: undefined, leftAlone: current ?? i.before.set };
   return { patch: { type: "RollingUpdate", rollingUpdate: i.before.saved }, status: undefined, restore: true };
+}
+
+/**
+ * The planner's view of a Deployment while pooltuner's strategy of a safety decrease is in place: the person's
+ * maxSurge/maxUnavailable, which the plan counts (they are back after the rollout). Without this, the plan made during
+ * and right after that rollout would count no surge: other numbers in the status, and an increase it cannot keep.
+ */
+export function asThePersonSetIt<T extends Pick<WorkloadSnapshot, "rollout">>(
+  workload: T,
+  object: WorkloadObject,
+  status: StrategyStatus | undefined,
+): T {
+  if (!status || workload.rollout.type !== "RollingUpdate" || !same(surgeFieldsOf(object), status.set)) return workload;
+  return {
+    ...workload,
+    rollout: {
+      ...workload.rollout,
+      maxSurge: intOrPercent(status.saved.maxSurge),
+      maxUnavailable: intOrPercent(status.saved.maxUnavailable),
+    },
+  };
 }
 
 /** A stored IntOrString as the core's IntOrPercent (`"25%"` is 25 percent; anything unreadable, no surge). */

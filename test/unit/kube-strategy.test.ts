@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { type Action, DEFAULT_POLICY, type WorkloadPlan } from "../../src/core/index.js";
 import type { WorkloadObject } from "../../src/kube/objects.js";
 import type { StrategyStatus } from "../../src/kube/status.js";
-import { type StrategyInput, strategyStep } from "../../src/kube/strategy.js";
+import { asThePersonSetIt, type StrategyInput, strategyStep } from "../../src/kube/strategy.js";
 
 const deployment = (
   rollingUpdate: { maxSurge: number | string; maxUnavailable: number | string },
@@ -95,5 +95,19 @@ describe("strategyStep", () => {
     // And a "25%" the person had is read as the percentage it is.
     const pct = { ...recorded, saved: { maxSurge: "25%", maxUnavailable: "25%" } };
     expect(strategyStep(input({ before: pct, object: still, rollout })).status?.saved).toEqual(pct.saved);
+  });
+
+  it("the planner sees the person's strategy while pooltuner's is in place, and what is there otherwise", () => {
+    const rollout = { type: "RollingUpdate" as const, maxSurge: { kind: "int" as const, value: 0 } };
+    const ours = deployment({ maxSurge: 0, maxUnavailable: 1 }, 4, false);
+    expect(asThePersonSetIt({ rollout }, ours, recorded).rollout).toEqual({
+      type: "RollingUpdate",
+      maxSurge: { kind: "int", value: 1 },
+      maxUnavailable: { kind: "int", value: 0 },
+    });
+    const theirs = deployment({ maxSurge: "50%", maxUnavailable: 0 }, 5, false);
+    const own = { type: "RollingUpdate" as const, maxSurge: { kind: "percent" as const, value: 50 } };
+    expect(asThePersonSetIt({ rollout: own }, theirs, recorded).rollout).toBe(own);
+    expect(asThePersonSetIt({ rollout }, ours, undefined).rollout).toBe(rollout);
   });
 });
