@@ -1,6 +1,6 @@
 // `npm run bench:transitions`: the real-node scenarios of issue 14 as one table — scenario, planned peak (worked out
 // by hand in each test), the most connections of the app's account the database showed, errors 1040, duration.
-// Runs the node project's seed, transitions and lingering suites (the real node must be built: `npm test -- node`
+// Runs the node project's seed, transitions, lingering and incident suites (the real node must be built: `npm test -- node`
 // once, or `bash scripts/testbed/node.sh ensure` and `bash scripts/testbed/kube.sh build`), which append one JSON
 // line per transition to a file this script names.
 import { spawnSync } from "node:child_process";
@@ -18,7 +18,7 @@ interface Row {
 
 const dir = mkdtempSync(join(tmpdir(), "pooltuner-transitions-"));
 const out = join(dir, "rows.jsonl");
-const suites = ["seed", "transitions", "lingering"].map((s) => `test/integration/node/${s}.test.ts`);
+const suites = ["seed", "transitions", "lingering", "incident"].map((s) => `test/integration/node/${s}.test.ts`);
 const run = spawnSync("npx", ["vitest", "run", "--project", "node", ...suites], {
   stdio: ["ignore", "inherit", "inherit"],
   env: { ...process.env, POOLTUNER_TRANSITIONS_OUT: out },

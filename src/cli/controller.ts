@@ -37,6 +37,7 @@ interface ControllerFlags {
   cooldown: string;
   minGain: string;
   rolloutTimeout: string;
+  decreaseSurge: "drop" | "keep";
   rolloutCheckInterval: string;
   debounce: string;
   resyncInterval: string;
@@ -109,6 +110,14 @@ export function registerControllerCommand(program: Command, setCode: (code: numb
     .option("--cooldown <duration>", "an increase waits this long after the workload last changed", "10m")
     .option("--min-gain <n>", "an increase must raise pool_size+max_overflow by at least this", "1")
     .option("--rollout-timeout <duration>", "report a rollout not complete after this and stop waiting for it", "10m")
+    .addOption(
+      new Option(
+        "--decrease-surge <mode>",
+        "drop: a decrease from over budget rolls out with maxSurge 0, maxUnavailable 1 and the strategy is put back after; keep: never touch spec.strategy (GitOps owns it)",
+      )
+        .choices(["drop", "keep"])
+        .default("drop"),
+    )
     .option("--rollout-check-interval <duration>", "look at a rollout in progress this often", "5s")
     .option("--debounce <duration>", "merge changes to one database within this window", "500ms")
     .option("--resync-interval <duration>", "re-plan every database this often even without changes", "5m")
@@ -179,6 +188,7 @@ async function runController(flags: ControllerFlags): Promise<number> {
     },
     rolloutTimeoutMs: duration(flags.rolloutTimeout, "--rollout-timeout"),
     rolloutCheckMs: duration(flags.rolloutCheckInterval, "--rollout-check-interval"),
+    decreaseSurge: flags.decreaseSurge,
     debounceMs: duration(flags.debounce, "--debounce"),
     resyncMs: duration(flags.resyncInterval, "--resync-interval"),
     unmanagedWindowMs: duration(flags.unmanagedWindow, "--unmanaged-window"),

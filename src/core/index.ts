@@ -9,6 +9,7 @@ export * from "./pods.js";
 export * from "./policy.js";
 export * from "./profile.js";
 export * from "./restart-budget.js";
+export * from "./rollout-path.js";
 export * from "./sizing-table.js";
 export * from "./snapshot.js";
 export * from "./surge-cost.js";

@@ -6,7 +6,7 @@
 // Warning event on it, a backoff, and the pass goes on with the others. Only a write this replica may no longer
 // make (it is not leading) fails the whole pass.
 import { AppsV1Api, CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
-import { type Action, envText } from "../core/index.js";
+import { type Action, envText, type Policy } from "../core/index.js";
 import type { Logger } from "../runtime/logger.js";
 import { type Metrics, workloadLabels } from "../runtime/metrics.js";
 import type { ActContext, ActOutcome, Actuator } from "../runtime/pass-types.js";
@@ -17,6 +17,7 @@ import { eventTarget } from "./notices.js";
 import { type KubeWorkload, uidOf } from "./observe.js";
 import { buildPatch, sendPatch } from "./patch.js";
 import { nextStatus, statusKey } from "./status.js";
+import { type DecreaseSurge, RESTORE_FIELD_MANAGER, type StrategyStep, strategyStep } from "./strategy.js";
 import { countTerminatingPods } from "./terminating-pods.js";
 
 export interface KubeActuatorOptions {
@@ -36,6 +37,10 @@ export interface KubeActuatorOptions {
   readonly statusRefusedUntil: Map<string, number>;
   /** Called for every patch sent (successful or not), for the writes-per-minute measurements. */
   readonly onWrite?: () => void;
+  /** The planner's policy (its default maxSurge resolves a strategy that does not say). */
+  readonly policy: Pick<Policy, "defaultMaxSurge">;
+  /** `drop` (default): a decrease from over budget rolls out without surge (src/kube/strategy.ts); `keep`: never. */
+  readonly decreaseSurge?: DecreaseSurge;
 }
 
 export class KubeActuator implements Actuator<KubeWorkload> {
@@ -87,7 +92,19 @@ export class KubeActuator implements Actuator<KubeWorkload> {
   async act(w: KubeWorkload, action: Action | undefined, ctx: ActContext): Promise<ActOutcome> {
     const { plan: p, databasePlan: db, database } = ctx;
     const generation = w.object.metadata?.generation ?? 0;
-    const next = nextStatus(w.status, generation, p, db, ctx.updateMode, action, new Date(ctx.now), ctx.paused);
+    const step = strategyStep({
+      kind: w.kind,
+      object: w.object,
+      before: w.status?.strategy,
+      action,
+      plan: p,
+      currentSafe: db.currentSafe,
+      rollout: w.snapshot?.rollout,
+      policy: this.o.policy,
+      mode: this.o.decreaseSurge ?? "drop",
+    });
+    const fresh = nextStatus(w.status, generation, p, db, ctx.updateMode, action, new Date(ctx.now), ctx.paused);
+    const next = step.status ? { ...fresh, strategy: step.status } : fresh;
     this.o.kubeMetrics.pending.set(workloadLabels(w.id, database), next.pending ? 1 : 0);
     // A workload that already runs the recommendation and never had one pending gets no status: writing it would
     // be a write per workload at install time (and a new Deployment generation) that tells nothing new.
@@ -98,19 +115,25 @@ export class KubeActuator implements Actuator<KubeWorkload> {
     const refusedUntil = this.statusRefusedUntil.get(uid);
     if (!action && refusedUntil !== undefined && ctx.now < refusedUntil) return { kind: "unchanged" };
     this.statusRefusedUntil.delete(uid);
-    const patch = buildPatch(w.object, w.container as string, action?.env, next);
+    const patch = buildPatch(w.object, w.container as string, action?.env, next, step.patch);
     if (!patch.body) return { kind: "unchanged" };
     this.o.onWrite?.();
     try {
-      const stored = await sendPatch(this.apps, w.kind, w.namespace, w.name, patch.body);
+      const manager = step.restore && patch.envChanges.length === 0 ? RESTORE_FIELD_MANAGER : undefined;
+      const stored = await sendPatch(this.apps, w.kind, w.namespace, w.name, patch.body, manager);
       this.o.kubeMetrics.writes.inc({ what: "patch", result: "ok" });
+      await this.toldStrategy(w, step);
       if (action && patch.envChanges.length > 0) {
         this.o.inFlight.set(uid, stored.metadata?.generation ?? 0);
         this.o.metrics.restarts.inc({ ...workloadLabels(w.id, database), reason: action.change });
         const changes = patch.envChanges.map((c) => `${c.name} ${c.from ?? "(unset)"}→${c.to}`).join(", ");
         const msg =
           `${changes} (${action.change}: peak ${p.current.peak ?? "unbounded"}→${p.recommended?.peak} connections for ` +
-          `${p.processes} processes; ${database} budget ${db.usable} of max_connections ${db.limit})`;
+          `${p.processes} processes; ${database} budget ${db.usable} of max_connections ${db.limit})` +
+          (step.path?.kind === "no-surge"
+            ? `; rolled out with maxSurge 0, maxUnavailable 1 (rollout peak ${step.path.peakWithoutSurge} instead of ` +
+              `${step.path.peakWithSurge} connections; the strategy is put back once the rollout completes)`
+            : "");
         await this.o.events.emit(eventTarget(w), "Normal", "Applied", msg);
         return { kind: "applied", targets: [], how: " (rollout started)" };
       }
@@ -126,6 +149,23 @@ export class KubeActuator implements Actuator<KubeWorkload> {
       return { kind: "published" };
     } catch (err) {
       return await this.refused(w, action, ctx, err);
+    }
+  }
+
+  /** Tells people the strategy was put back, or left as a person changed it. */
+  private async toldStrategy(w: KubeWorkload, step: StrategyStep): Promise<void> {
+    const saved = w.status?.strategy?.saved;
+    if (step.restore && saved) {
+      const msg =
+        `the safety decrease's rollout is complete: spec.strategy.rollingUpdate put back to maxSurge ` +
+        `${saved.maxSurge}, maxUnavailable ${saved.maxUnavailable}`;
+      this.o.log.info({ workload: w.key }, msg);
+      await this.o.events.emit(eventTarget(w), "Normal", "StrategyRestored", msg);
+    } else if (step.leftAlone) {
+      this.o.log.info(
+        { workload: w.key, strategy: step.leftAlone },
+        "spec.strategy was changed after the safety decrease set it: left as it is, not put back",
+      );
     }
   }
 

@@ -1,6 +1,7 @@
 // `pooltuner controller`: informers feed database keys into the work queue; a poll loop probes every database and
 // queues it when what the planner sees changed; the leader reconciles. Every replica keeps a warm cache; only the
 // leader probes and writes. Options are passed in explicitly (no globals, no env reads here).
+
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { type Damping, DEFAULT_RESTART_LIMITS, type RestartLimits, type UpdateMode } from "../core/index.js";
@@ -20,6 +21,7 @@ import { leadership } from "./leadership.js";
 import { KubeMetrics } from "./metrics.js";
 import { DatabaseReconciler } from "./reconciler.js";
 import { WorkloadRouter } from "./routing.js";
+import type { DecreaseSurge } from "./strategy.js";
 import { accessOf, describeAccess } from "./tenancy.js";
 
 /** Databases probed at once. */
@@ -50,6 +52,8 @@ export interface ControllerOptions {
   readonly failureBackoffMs?: number;
   readonly rolloutTimeoutMs: number;
   readonly rolloutCheckMs: number;
+  /** `drop` (default): a decrease from over budget rolls out with maxSurge 0 (src/kube/strategy.ts); `keep`: never. */
+  readonly decreaseSurge?: DecreaseSurge;
   /** Events for one database within this window make one reconcile. */
   readonly debounceMs: number;
   /** Every database is reconciled at least this often, whatever the events said (level-based safety net). */

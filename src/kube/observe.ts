@@ -23,6 +23,7 @@ import {
   type WorkloadKind,
 } from "./objects.js";
 import { appliedAtMs, lastKnownLimits } from "./status.js";
+import { asThePersonSetIt } from "./strategy.js";
 import { type DatabaseAccess, refusal } from "./tenancy.js";
 import { type ClusterWorkload, databaseOf, readWorkload } from "./workloads.js";
 
@@ -124,7 +125,7 @@ export class KubeObserver implements Observer<KubeWorkload> {
       managed,
       ...(refused !== undefined ? { refused: optionalAccount(w.loaded?.workload.account) } : {}),
       ...(managed && w.loaded && w.database !== undefined
-        ? { snapshot: { ...w.loaded.workload, database: w.database } }
+        ? { snapshot: { ...asThePersonSetIt(w.loaded.workload, w.object, w.status?.strategy), database: w.database } }
         : {}),
       updateMode: this.o.updateMode === "off" || w.errors.length > 0 ? "off" : w.options.updateMode,
       ...(lastAppliedAt !== undefined ? { lastAppliedAt } : {}),

@@ -23,6 +23,8 @@ export function buildPatch(
   container: string,
   env: readonly EnvSetting[] | undefined,
   status: WorkloadStatus | undefined,
+  /** A Deployment's `spec.strategy` to write in the same patch (src/kube/strategy.ts). */
+  strategy?: Record<string, unknown>,
 ): WorkloadPatch {
   const envChanges: { name: string; from: string | undefined; to: string }[] = [];
   const envEntries: Record<string, unknown>[] = [];
@@ -36,14 +38,15 @@ export function buildPatch(
       envEntries.push(e?.valueFrom ? { name, value: to, valueFrom: null } : { name, value: to });
     }
   }
-  if (envEntries.length === 0 && status === undefined) return { body: undefined, envChanges };
+  if (envEntries.length === 0 && status === undefined && strategy === undefined) return { body: undefined, envChanges };
 
   const metadata: Record<string, unknown> = { resourceVersion: o.metadata?.resourceVersion };
   if (status) metadata.annotations = { [STATUS_ANNOTATION]: JSON.stringify(status) };
   const body: Record<string, unknown> = { metadata };
-  if (envEntries.length > 0) {
-    body.spec = { template: { spec: { containers: [{ name: container, env: envEntries }] } } };
-  }
+  const spec: Record<string, unknown> = {};
+  if (envEntries.length > 0) spec.template = { spec: { containers: [{ name: container, env: envEntries }] } };
+  if (strategy) spec.strategy = strategy;
+  if (Object.keys(spec).length > 0) body.spec = spec;
   return { body, envChanges };
 }
 
@@ -54,9 +57,10 @@ export async function sendPatch(
   namespace: string,
   name: string,
   body: Record<string, unknown>,
+  fieldManager: string = FIELD_MANAGER,
 ): Promise<WorkloadObject> {
   const options = setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch);
-  const request = { name, namespace, body, fieldManager: FIELD_MANAGER };
+  const request = { name, namespace, body, fieldManager };
   return (
     kind === "Deployment"
       ? await apps.patchNamespacedDeployment(request, options)

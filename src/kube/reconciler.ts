@@ -21,6 +21,7 @@ import type { EventRecorder } from "./events.js";
 import type { KubeMetrics } from "./metrics.js";
 import { KubeNotices } from "./notices.js";
 import { KubeObserver, type KubeWorkload, type WorkloadRef } from "./observe.js";
+import type { DecreaseSurge } from "./strategy.js";
 import type { DatabaseAccess } from "./tenancy.js";
 
 export type { WorkloadRef } from "./observe.js";
@@ -47,6 +48,8 @@ export interface ReconcilerOptions {
   readonly updateMode: UpdateMode;
   /** A rollout pooltuner started that is not complete after this long is reported and no longer waited for. */
   readonly rolloutTimeoutMs: number;
+  /** `drop` (default): a decrease from over budget rolls out with maxSurge 0 (src/kube/strategy.ts); `keep`: never. */
+  readonly decreaseSurge?: DecreaseSurge;
   /** How soon to look again while a rollout or pod drain is in progress. */
   readonly rolloutCheckMs: number;
   /** A probe answer older than this (the next one hangs) counts as no answer: nothing is planned on stale data. */

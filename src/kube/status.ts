@@ -25,6 +25,23 @@ export interface AppliedStatus extends PoolSettings {
   readonly generation: number;
 }
 
+/** A Deployment strategy's two RollingUpdate numbers, as the API server stores them (an int or a percentage). */
+export interface SurgeFields {
+  readonly maxSurge: number | string;
+  readonly maxUnavailable: number | string;
+}
+
+/**
+ * pooltuner rolled a safety decrease out without surge (core rolloutPath): the strategy it set, the one it replaced,
+ * and the generation of that rollout. Once the rollout is complete the saved strategy is put back, only if the
+ * Deployment still has the one pooltuner set (a person who changed it meanwhile keeps theirs).
+ */
+export interface StrategyStatus {
+  readonly saved: SurgeFields;
+  readonly set: SurgeFields;
+  readonly generation: number;
+}
+
 export interface WorkloadStatus {
   readonly v: number;
   readonly database: string;
@@ -48,6 +65,8 @@ export interface WorkloadStatus {
     /** The advice as the SurgeCost event says it; once recorded here, a restarted controller does not repeat it. */
     readonly advice: string;
   };
+  /** A strategy pooltuner set for a safety decrease, to be put back once its rollout completes. */
+  readonly strategy?: StrategyStatus;
   /** The plan's numbers when this status was written; informational. */
   readonly plan: {
     readonly replicas: number;
@@ -72,8 +91,10 @@ export function parseStatus(raw: string | undefined): WorkloadStatus | undefined
     if (typeof v !== "object" || v === null || v.v !== STATUS_VERSION || typeof v.database !== "string") {
       return undefined;
     }
-    if (v.applied !== undefined && !validApplied(v.applied)) return { ...(v as WorkloadStatus), applied: undefined };
-    return v as WorkloadStatus;
+    let out = v as WorkloadStatus;
+    if (v.applied !== undefined && !validApplied(v.applied)) out = { ...out, applied: undefined };
+    if (v.strategy !== undefined && !validStrategy(v.strategy)) out = { ...out, strategy: undefined };
+    return out;
   } catch {
     return undefined;
   }
@@ -90,6 +111,16 @@ function validApplied(a: unknown): a is AppliedStatus {
     !Number.isNaN(Date.parse(x.at)) &&
     Number.isInteger(x.generation)
   );
+}
+
+function validStrategy(a: unknown): a is StrategyStatus {
+  const x = a as Partial<StrategyStatus>;
+  const fields = (f: unknown): boolean => {
+    const y = f as Partial<SurgeFields> | null;
+    const ok = (v: unknown) => Number.isInteger(v) || typeof v === "string";
+    return typeof y === "object" && y !== null && ok(y.maxSurge) && ok(y.maxUnavailable);
+  };
+  return typeof x === "object" && x !== null && fields(x.saved) && fields(x.set) && Number.isInteger(x.generation);
 }
 
 /** The part of a status that, when it differs, is worth a write. */
@@ -110,6 +141,8 @@ export function statusKey(s: WorkloadStatus | undefined): string {
     s.plan?.maxConnections,
     // The surge advice, so it is recorded once and a restarted controller does not send its event again.
     s.surge ? surgeAdviceKey(s.surge.advice) : null,
+    // The strategy to put back: written with the decrease, dropped once restored (or taken over by a person).
+    s.strategy ?? null,
   ]);
 }
 

@@ -345,7 +345,7 @@ describe("Helm chart", () => {
     expect(controller.isLeader()).toBe(true);
   });
 
-  it("admission policy: as the chart's ServiceAccount, only the pool env values and the status annotation change", async () => {
+  it("admission policy: as the chart's ServiceAccount, only the pool env values, the status annotation and the surge change", async () => {
     // The controller above converged its workload through the policy; stop it so only this test writes now.
     await controller?.stop();
     controller = undefined;
@@ -390,6 +390,15 @@ describe("Helm chart", () => {
     expect(await patch("labelled", env("DB_POOL_SIZE", "1"))).toBe("allowed");
     expect(await patch("guarded", env("DB_MAX_OVERFLOW", "0"))).toBe("allowed");
     expect(await patch("guarded", { metadata: { annotations: { "pooltuner.io/status": "{}" } } })).toBe("allowed");
+    // A safety decrease's strategy (src/kube/strategy.ts), and the person's put back after it.
+    const surge = (maxSurge: number | string, maxUnavailable: number | string) => ({
+      spec: { strategy: { rollingUpdate: { maxSurge, maxUnavailable } } },
+    });
+    expect(await patch("guarded", surge(0, 1))).toBe("allowed");
+    expect(
+      (await c.apps.readNamespacedDeployment({ name: "guarded", namespace: appNs })).spec?.strategy?.rollingUpdate,
+    ).toEqual({ maxSurge: 0, maxUnavailable: 1 });
+    expect(await patch("guarded", surge("25%", "25%"))).toBe("allowed");
     const guarded = await c.apps.readNamespacedDeployment({ name: "guarded", namespace: appNs });
     expect(guarded.spec?.template.spec?.containers[0]?.env).toEqual([
       { name: "GUNICORN_WORKERS", value: "4" },
@@ -426,6 +435,11 @@ describe("Helm chart", () => {
         { metadata: { annotations: { "pooltuner.io/enabled": null } } },
       ],
       ["guarded", "labels", { metadata: { labels: { team: "other" } } }],
+      [
+        "guarded",
+        "only maxSurge and maxUnavailable",
+        { spec: { strategy: { type: "Recreate", rollingUpdate: null } } },
+      ],
     ];
     for (const [name, words, body] of denied) expect(await patch(name, body), JSON.stringify(body)).toContain(words);
     // Nothing of the above got through.

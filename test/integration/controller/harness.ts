@@ -313,5 +313,12 @@ export async function converged(c: Cluster, namespace: string, name: string, tim
     },
     timeoutMs,
   );
+  await rolledOut(c, namespace, name, timeoutMs);
+  // After a decrease from over budget, the person's strategy is put back once the rollout is complete (one more write).
+  await eventually2(
+    `${namespace}/${name}: no strategy left to put back`,
+    async () => (statusOf(await getDeployment(c, namespace, name))?.strategy === undefined ? true : undefined),
+    timeoutMs,
+  );
   return rolledOut(c, namespace, name, timeoutMs);
 }
