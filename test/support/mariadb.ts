@@ -4,11 +4,11 @@ import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import mysql, { type Connection } from "mysql2/promise";
+import { freePort, isAlive, readTail, sleep } from "./server-process.js";
 
 const execFileP = promisify(execFile);
 
@@ -188,7 +188,7 @@ async function boot(
   const killOnExit = () => killAndForget(child);
   process.once("exit", killOnExit);
 
-  const tail = async () => `${await readTail(errorLog, 30)}${stderr ? `\nstderr:\n${stderr}` : ""}`;
+  const tail = async () => `${await readTail(errorLog, 30, "(no error log)")}${stderr ? `\nstderr:\n${stderr}` : ""}`;
   const rootUrl = `mysql://root:${rootPassword}@${host.includes(":") ? `[${host}]` : host}:${port}/`;
 
   let lastError = "";
@@ -246,7 +246,7 @@ async function boot(
       const [rows] = await rootConn.query(sql, params);
       return rows as T;
     },
-    errorLogTail: (lines = 30) => readTail(errorLog, lines),
+    errorLogTail: (lines = 30) => readTail(errorLog, lines, "(no error log)"),
     stop(timeoutMs = 20_000) {
       stopped ??= (async () => {
         const conn = rootConn;
@@ -318,39 +318,4 @@ async function removeStaleInstances(): Promise<void> {
     }
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-/** A port the kernel just handed out; mariadbd may still lose it to a racer, so boot() retries on EADDRINUSE. */
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, host, () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => (port ? resolve(port) : reject(new Error("could not get a free port"))));
-    });
-  });
-}
-
-async function readTail(file: string, lines: number): Promise<string> {
-  try {
-    const text = await readFile(file, "utf8");
-    return text.trimEnd().split("\n").slice(-lines).join("\n");
-  } catch {
-    return "(no error log)";
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

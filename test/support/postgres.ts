@@ -6,11 +6,11 @@ import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { chmod, chown, mkdtemp, open, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
+import { freePort, isAlive, readTail, sleep } from "./server-process.js";
 
 const execFileP = promisify(execFile);
 
@@ -208,7 +208,7 @@ async function spawnServer(
       await terminate(running, 5_000);
       return {
         kind: "failed",
-        message: `${label}: postgres did not accept connections on ${host}:${port} in time (last error: ${lastError})\n${await readTail(logFile, 30)}`,
+        message: `${label}: postgres did not accept connections on ${host}:${port} in time (last error: ${lastError})\n${await readTail(logFile, 30, "(no server log)")}`,
       };
     }
     const c = new pg.Client({
@@ -232,7 +232,7 @@ async function spawnServer(
   }
   if (exited !== undefined) {
     process.removeListener("exit", killOnExit);
-    const text = await readTail(logFile, 30);
+    const text = await readTail(logFile, 30, "(no server log)");
     const how = `exit code ${exited.code ?? "-"}${exited.signal ? `, signal ${exited.signal}` : ""}`;
     return {
       kind: /could not bind|Address already in use/i.test(text) ? "port-taken" : "failed",
@@ -290,7 +290,7 @@ async function boot(
       }
       return (await superClient.query(sql, params)).rows as T[];
     },
-    logTail: (lines = 30) => readTail(join(baseDir, "server.log"), lines),
+    logTail: (lines = 30) => readTail(join(baseDir, "server.log"), lines, "(no server log)"),
     async restart(changes: PostgresOptions = {}) {
       await dropSuper();
       await terminate(running, 20_000);
@@ -384,41 +384,6 @@ async function removeStaleInstances(): Promise<void> {
     }
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-/** A port the kernel just handed out; postgres may still lose it to a racer, so boot() retries. */
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, host, () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => (port ? resolve(port) : reject(new Error("could not get a free port"))));
-    });
-  });
-}
-
-async function readTail(file: string, lines: number): Promise<string> {
-  try {
-    const text = await readFile(file, "utf8");
-    return text.trimEnd().split("\n").slice(-lines).join("\n");
-  } catch {
-    return "(no server log)";
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Client backends the server has now, as a superuser session counts them (its own included). */

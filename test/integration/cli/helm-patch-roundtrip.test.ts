@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments, parse as parseYaml } from "yaml";
+import { testBedBinary } from "../../support/testbed-bin.js";
 import { REPO, runCli } from "./run-cli.js";
 
 const run = promisify(execFile);
@@ -18,8 +19,7 @@ let helm: string;
 let dir: string;
 
 beforeAll(async () => {
-  const { stdout } = await run("bash", [join(REPO, "scripts/testbed/kube.sh"), "bin", "helm"]);
-  helm = stdout.trim();
+  helm = await testBedBinary("helm");
   dir = await mkdtemp(join(tmpdir(), "pooltuner-helm-patch-"));
 });
 afterAll(async () => {

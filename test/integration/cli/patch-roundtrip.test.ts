@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
+import { testBedBinary } from "../../support/testbed-bin.js";
 import { REPO, runCli } from "./run-cli.js";
 
 const run = promisify(execFile);
@@ -15,8 +16,7 @@ let kubectl: string;
 let dir: string;
 
 beforeAll(async () => {
-  const { stdout } = await run("bash", [join(REPO, "scripts/testbed/kube.sh"), "bin", "kubectl"]);
-  kubectl = stdout.trim();
+  kubectl = await testBedBinary("kubectl");
   dir = await mkdtemp(join(tmpdir(), "pooltuner-patch-"));
 });
 afterAll(async () => {

@@ -20,6 +20,7 @@ import type { WorkloadObject } from "../../../src/kube/objects.js";
 import { buildPatch, sendPatch } from "../../../src/kube/patch.js";
 import { loadConfig } from "../../../src/runtime/config.js";
 import { applyManifest, eventually, serviceAccountKubeConfig } from "../../support/cluster.js";
+import { testBedBinary } from "../../support/testbed-bin.js";
 import {
   type Cluster,
   cluster,
@@ -55,8 +56,7 @@ let releaseNs: string;
 let appNs: string;
 
 beforeAll(async () => {
-  const { stdout } = await run("bash", [join(REPO, "scripts/testbed/kube.sh"), "bin", "helm"]);
-  helm = stdout.trim();
+  helm = await testBedBinary("helm");
   c = await cluster();
   db = await database("ctl-chart", 60);
 });

@@ -5,12 +5,13 @@
 // a variable the dashboard does not define fails before promtool runs. promtool and helm are the test bed's
 // (`kube.sh build-promtool`, `kube.sh build`); missing, this fails.
 import { execFile } from "node:child_process";
-import { access, constants, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
+import { testBedBinary } from "../../support/testbed-bin.js";
 
 const REPO = join(import.meta.dirname, "../../..");
 const CHART = join(REPO, "charts/pooltuner");
@@ -55,19 +56,6 @@ let helm: string;
 let promtool: string;
 let dir: string;
 let dashboard: Dashboard;
-
-async function bin(name: string): Promise<string> {
-  const { stdout } = await run("bash", [join(REPO, "scripts/testbed/kube.sh"), "bin", name]);
-  const path = stdout.trim();
-  try {
-    await access(path, constants.X_OK);
-  } catch {
-    throw new Error(
-      `${name} is not built (no executable at ${path}); run: bash scripts/testbed/kube.sh ${name === "promtool" ? "build-promtool" : "build"}`,
-    );
-  }
-  return path;
-}
 
 /** Every panel, rows' panels included. */
 function panels(list: readonly Panel[]): Panel[] {
@@ -130,8 +118,8 @@ async function promtoolCheck(name: string, rules: Rules): Promise<{ code: number
 }
 
 beforeAll(async () => {
-  helm = await bin("helm");
-  promtool = await bin("promtool");
+  helm = await testBedBinary("helm");
+  promtool = await testBedBinary("promtool");
   dir = await mkdtemp(join(tmpdir(), "pooltuner-dashboard-"));
   const { stdout } = await run(helm, [
     "template",

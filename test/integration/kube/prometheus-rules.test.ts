@@ -4,12 +4,13 @@
 // broken expression, an inverted condition or a wrong expected alert must fail, so a pass means something.
 // promtool is built by `kube.sh build-promtool` (scripts/test.sh runs it for this project); missing, this fails.
 import { execFile } from "node:child_process";
-import { access, constants, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, parseAllDocuments, stringify } from "yaml";
+import { testBedBinary } from "../../support/testbed-bin.js";
 
 const REPO = join(import.meta.dirname, "../../..");
 const CHART = join(REPO, "charts/pooltuner");
@@ -35,19 +36,6 @@ type Result = { code: number; output: string };
 let helm: string;
 let promtool: string;
 let dir: string;
-
-async function bin(name: string): Promise<string> {
-  const { stdout } = await run("bash", [join(REPO, "scripts/testbed/kube.sh"), "bin", name]);
-  const path = stdout.trim();
-  try {
-    await access(path, constants.X_OK);
-  } catch {
-    throw new Error(
-      `${name} is not built (no executable at ${path}); run: bash scripts/testbed/kube.sh ${name === "promtool" ? "build-promtool" : "build"}`,
-    );
-  }
-  return path;
-}
 
 // The rules as the chart renders them: the PrometheusRule's spec (what the Prometheus Operator hands Prometheus).
 async function renderRules(...values: string[]): Promise<Rules> {
@@ -101,8 +89,8 @@ let rules: Rules;
 let unitTestsText: string;
 
 beforeAll(async () => {
-  helm = await bin("helm");
-  promtool = await bin("promtool");
+  helm = await testBedBinary("helm");
+  promtool = await testBedBinary("promtool");
   dir = await mkdtemp(join(tmpdir(), "pooltuner-promtool-"));
   rules = await renderRules();
   unitTestsText = await readFile(UNIT_TESTS, "utf8");

@@ -10,6 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { DatabaseMonitor } from "../../../src/runtime/database-monitor.js";
 import { createLogger } from "../../../src/runtime/logger.js";
 import { Poller } from "../../../src/runtime/poller.js";
+import { eventually } from "../../support/cluster.js";
 import { connectRoot, type MariaDb, startMariaDb } from "../../support/mariadb.js";
 
 /** Configured databases on the one server; more than the controller's 8 probes at once. */
@@ -39,11 +40,7 @@ async function count(user: string): Promise<number> {
 }
 
 async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await eventually(what, async () => ((await check()) ? true : undefined), { timeoutMs, intervalMs: 50 });
 }
 
 async function connectAs(a: { user: string; password: string }): Promise<Connection> {
