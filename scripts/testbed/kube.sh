@@ -10,6 +10,7 @@
 #                                    the chart's alerting rules, test/integration/kube/prometheus-rules.test.ts)
 #   kube.sh build-compose            build Docker Compose (v2+ CLI, test/cluster/compose) for the compose suite; it is
 #                                    called directly with DOCKER_HOST set, not installed as a docker CLI plugin
+#   kube.sh build-metrics-server     build metrics-server (test/cluster/metrics-server) for the real-node test bed
 #   kube.sh up NAME KUBECONFIG       create cluster NAME (RBAC on, one fake Ready node), write an admin kubeconfig
 #   kube.sh up NAME KUBECONFIG real-node
 #                                    the same control plane without kwok and without the fake node, ready for a real
@@ -40,6 +41,7 @@ KWOK_VERSION="$(module_version kwok sigs.k8s.io/kwok)"
 HELM_VERSION="$(module_version helm helm.sh/helm/v3)"
 PROMETHEUS_VERSION="$(module_version promtool github.com/prometheus/prometheus)"
 COMPOSE_VERSION="$(module_version compose github.com/docker/compose/v5)"
+METRICS_SERVER_VERSION="$(module_version metrics-server sigs.k8s.io/metrics-server)"
 
 cache="${POOLTUNER_CACHE:-$HOME/.cache/pooltuner}"
 bindir="$cache/bin"
@@ -68,6 +70,7 @@ binary_path() {
   helm) echo "$bindir/helm-$HELM_VERSION-$(wrapper_hash helm)" ;;
   promtool) echo "$bindir/promtool-$PROMETHEUS_VERSION-$(wrapper_hash promtool)" ;;
   compose) echo "$bindir/docker-compose-$COMPOSE_VERSION-$(wrapper_hash compose)" ;;
+  metrics-server) echo "$bindir/metrics-server-$METRICS_SERVER_VERSION-$(wrapper_hash metrics-server)" ;;
   *) die "unknown binary '$1'" ;;
   esac
 }
@@ -194,6 +197,13 @@ cmd_build_compose() {
     "-X github.com/docker/compose/v5/internal.Version=$COMPOSE_VERSION"
 }
 
+# metrics-server for the real-node test bed (scripts/testbed/node.sh runs it): the Metrics API a real HPA scales by.
+cmd_build_metrics_server() {
+  local v=k8s.io/client-go/pkg/version
+  go_build metrics-server "$repo/test/cluster/metrics-server" sigs.k8s.io/metrics-server/cmd/metrics-server \
+    "-X $v.gitVersion=$METRICS_SERVER_VERSION -X $v.gitTreeState=clean -X $v.buildDate=1970-01-01T00:00:00Z"
+}
+
 ALL_BINARIES=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok kwokctl helm)
 
 require_binaries() {
@@ -255,7 +265,9 @@ stop_leftover_processes() {
 
 # The real-node cluster's kwokctl settings: kwokctl.yaml's, plus what the API server needs to reach a real kubelet:
 # its InternalIP (node names are not in DNS here) and a client certificate that the kubelet's webhook authentication
-# accepts (the admin one, signed by the cluster CA the kubelet trusts). Paths are the cluster's, so written per cluster.
+# accepts (the admin one, signed by the cluster CA the kubelet trusts); and the front-proxy settings of the
+# aggregation layer, so metrics-server (node.sh) trusts the API server's proxy certificate (kwokctl's admin one) and
+# sees who is asking (the HPA controller), not the proxy. Paths are the cluster's, so written per cluster.
 write_real_node_config() {
   local dir="$1"
   cat >"$dir/pooltuner-kwokctl.yaml" <<EOF
@@ -272,6 +284,14 @@ componentsPatches:
         value: $dir/pki/admin.crt
       - key: kubelet-client-key
         value: $dir/pki/admin.key
+      - key: requestheader-client-ca-file
+        value: $dir/pki/ca.crt
+      - key: requestheader-username-headers
+        value: X-Remote-User
+      - key: requestheader-group-headers
+        value: X-Remote-Group
+      - key: requestheader-extra-headers-prefix
+        value: X-Remote-Extra-
 EOF
 }
 
@@ -373,9 +393,10 @@ build) cmd_build ;;
 build-kubelet) cmd_build_kubelet ;;
 build-promtool) cmd_build_promtool ;;
 build-compose) cmd_build_compose ;;
+build-metrics-server) cmd_build_metrics_server ;;
 up) cmd_up "${2:-}" "${3:-}" "${4:-}" ;;
 down) cmd_down "${2:-}" ;;
 prune) cmd_prune ;;
 bin) binary_path "${2:?usage: kube.sh bin NAME}" ;;
-*) die "usage: kube.sh build|build-kubelet|build-promtool|build-compose|up NAME KUBECONFIG [real-node]|down NAME|prune|bin NAME" ;;
+*) die "usage: kube.sh build|build-kubelet|build-promtool|build-compose|build-metrics-server|up NAME KUBECONFIG [real-node]|down NAME|prune|bin NAME" ;;
 esac

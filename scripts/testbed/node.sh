@@ -3,8 +3,12 @@
 # plane, Debian's containerd/runc/CNI plugins, a private containerd, a locally built pause image and the example app's
 # image from the debootstrap base, joined to a control plane made by `kube.sh up NAME KUBECONFIG real-node`.
 # No registry is reachable: pods use `imagePullPolicy: Never` and `hostNetwork: true` (MariaDB listens on loopback).
+# metrics-server (built like the rest, test/cluster/metrics-server) scrapes the kubelet and serves the Metrics API
+# through the API server's aggregation layer, so a HorizontalPodAutoscaler scales on the pods' real CPU use.
 #
-#   node.sh ensure                 apt packages, kubelet and the control plane binaries, image tarballs (cached)
+#   node.sh ensure                 apt packages, kubelet, metrics-server and the control plane binaries, image tarballs
+#                                  (cached)
+#   node.sh ensure-images          only the apt packages and image tarballs (no Go build)
 #   node.sh start NAME KUBECONFIG  cluster NAME gets a real node (containerd + kubelet); waits until it is Ready
 #   node.sh restart-kubelet NAME   stop the kubelet and start it again with the same settings (pods keep running)
 #   node.sh stop NAME              stop the node and undo everything it did outside its directory
@@ -156,18 +160,32 @@ build_app() {
   say "app image: $ref ($tarball)"
 }
 
-cmd_ensure() {
-  require_root
-  local start=$SECONDS
+ensure_images() {
   install_packages
-  bash "$here/kube.sh" build
-  bash "$here/kube.sh" build-kubelet
   mkdir -p "$images"
   exec 9>"$images/.node-images.lock"
   flock 9
   build_pause
   build_app
+  exec 9>&-
+}
+
+cmd_ensure() {
+  require_root
+  local start=$SECONDS
+  ensure_images
+  bash "$here/kube.sh" build
+  bash "$here/kube.sh" build-kubelet
+  bash "$here/kube.sh" build-metrics-server
   say "ensure: node test bed ready ($((SECONDS - start))s)"
+}
+
+# Without the Go builds, so scripts/test.sh can run them in the background meanwhile.
+cmd_ensure_images() {
+  require_root
+  local start=$SECONDS
+  ensure_images
+  say "ensure-images: packages and image tarballs ready ($((SECONDS - start))s)"
 }
 
 cmd_image() {
@@ -396,6 +414,81 @@ wait_node_ready() {
   die "node $NODE_NAME did not become Ready (logs: $dir/logs/kubelet.log, $dir/logs/containerd.log)"
 }
 
+# metrics-server with the admin credentials kwokctl made (its client certificate is the one the kubelet's webhook
+# authentication accepts and the API server's aggregator presents as its proxy client), on loopback. A loop keeps it
+# running: it exits when the API server cannot be reached while it starts (it reads the
+# extension-apiserver-authentication ConfigMap then), as after the restart test's API server crash; a kubelet would
+# restart a metrics-server pod the same way.
+start_metrics_server() {
+  local dir="$1" pki="$2" server="$3" port="$4" bin
+  bin="$(bash "$here/kube.sh" bin metrics-server)"
+  [[ -x "$bin" ]] || die "metrics-server missing (run: bash scripts/testbed/node.sh ensure)"
+  mkdir -p "$dir/metrics-server"
+  cat >"$dir/metrics-server.kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+  - name: pooltuner
+    cluster: { server: "$server", certificate-authority: "$pki/ca.crt" }
+users:
+  - name: metrics-server
+    user: { client-certificate: "$pki/admin.crt", client-key: "$pki/admin.key" }
+contexts:
+  - name: metrics-server
+    context: { cluster: pooltuner, user: metrics-server }
+current-context: metrics-server
+EOF
+  local args=(--bind-address=127.0.0.1 "--secure-port=$port" "--cert-dir=$dir/metrics-server"
+    "--tls-cert-file=$pki/admin.crt" "--tls-private-key-file=$pki/admin.key"
+    "--kubeconfig=$dir/metrics-server.kubeconfig" "--authentication-kubeconfig=$dir/metrics-server.kubeconfig"
+    "--authorization-kubeconfig=$dir/metrics-server.kubeconfig"
+    --kubelet-preferred-address-types=InternalIP --kubelet-use-node-status-port --kubelet-insecure-tls
+    --metric-resolution=10s --kubelet-request-timeout=8s)
+  # shellcheck disable=SC2016
+  setsid bash -c 'while :; do "$@"; echo "[node.sh] metrics-server exited ($?); starting it again in 2 s"; sleep 2; done' \
+    "$dir/metrics-server.loop" "$bin" "${args[@]}" >>"$dir/logs/metrics-server.log" 2>&1 </dev/null &
+  echo $! >"$dir/metrics-server.pid"
+}
+
+# The Metrics API, registered with the aggregation layer. The Service is an ExternalName one (no kube-proxy here):
+# the aggregator resolves it to 127.0.0.1 and the port. metrics-server serves the admin certificate, which does not
+# name the Service, hence insecureSkipTLSVerify, as in metrics-server's own manifest.
+register_metrics_api() {
+  local kubeconfig="$1" port="$2" kubectl
+  kubectl="$(bash "$here/kube.sh" bin kubectl)"
+  "$kubectl" --kubeconfig "$kubeconfig" apply -f - >&2 <<EOF || die "could not register the Metrics API"
+apiVersion: v1
+kind: Service
+metadata: { name: metrics-server, namespace: kube-system }
+spec: { type: ExternalName, externalName: 127.0.0.1 }
+---
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata: { name: v1beta1.metrics.k8s.io }
+spec:
+  group: metrics.k8s.io
+  version: v1beta1
+  service: { name: metrics-server, namespace: kube-system, port: $port }
+  insecureSkipTLSVerify: true
+  groupPriorityMinimum: 100
+  versionPriority: 100
+EOF
+}
+
+# Ready when the Metrics API serves the node's usage (the first scrape comes one resolution after the start).
+wait_metrics_ready() {
+  local dir="$1" kubeconfig="$2" kubectl
+  kubectl="$(bash "$here/kube.sh" bin kubectl)"
+  for _ in $(seq 1 240); do
+    "$kubectl" --kubeconfig "$kubeconfig" get --raw "/apis/metrics.k8s.io/v1beta1/nodes/$NODE_NAME" 2>/dev/null |
+      grep -q '"usage"' && return 0
+    sleep 0.5
+  done
+  tail -n 30 "$dir/logs/metrics-server.log" >&2
+  "$kubectl" --kubeconfig "$kubeconfig" get apiservice v1beta1.metrics.k8s.io -o yaml >&2 || true
+  die "the Metrics API never served node $NODE_NAME's usage (log: $dir/logs/metrics-server.log)"
+}
+
 cmd_start() {
   local name="${1:?usage: node.sh start NAME KUBECONFIG}" kubeconfig="${2:?usage: node.sh start NAME KUBECONFIG}"
   require_root
@@ -442,8 +535,13 @@ cmd_start() {
   import_images "$dir"
   start_kubelet "$dir"
   wait_node_ready "$dir" "$kubeconfig"
+  local ready=$((SECONDS - start)) msport
+  msport="$(free_port)"
+  start_metrics_server "$dir" "$cdir/pki" "$server" "$msport"
+  register_metrics_api "$kubeconfig" "$msport"
+  wait_metrics_ready "$dir" "$kubeconfig"
   trap - EXIT
-  say "start: node $NODE_NAME Ready in $((SECONDS - start))s (kubelet :$port on $ip, containerd $dir/containerd.sock)"
+  say "start: node $NODE_NAME Ready in ${ready}s, Metrics API serving it after $((SECONDS - start))s (kubelet :$port on $ip, metrics-server :$msport, containerd $dir/containerd.sock)"
 }
 
 cmd_restart_kubelet() {
@@ -553,6 +651,8 @@ cmd_stop() {
   dir="$(cluster_dir "$name")/node"
   [[ -d "$dir" ]] || return 0
   local start=$SECONDS
+  # The loop first, so it does not start metrics-server again; metrics-server itself goes with the node's processes.
+  [[ -f "$dir/metrics-server.pid" ]] && stop_pid "$(cat "$dir/metrics-server.pid")" "metrics-server's loop"
   [[ -f "$dir/kubelet.pid" ]] && stop_pid "$(cat "$dir/kubelet.pid")" kubelet
   stop_containers "$dir"
   local shims sockets pid
@@ -576,9 +676,10 @@ cmd_stop() {
 
 case "${1:-}" in
 ensure) cmd_ensure ;;
+ensure-images) cmd_ensure_images ;;
 start) cmd_start "${2:-}" "${3:-}" ;;
 restart-kubelet) cmd_restart_kubelet "${2:-}" ;;
 stop) cmd_stop "${2:-}" ;;
 image) cmd_image "${2:-}" ;;
-*) die "usage: node.sh ensure|start NAME KUBECONFIG|restart-kubelet NAME|stop NAME|image app|pause" ;;
+*) die "usage: node.sh ensure|ensure-images|start NAME KUBECONFIG|restart-kubelet NAME|stop NAME|image app|pause" ;;
 esac

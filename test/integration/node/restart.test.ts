@@ -2,7 +2,11 @@
 // kubelet or the API server changes nothing: the same Deployment generation and template, the same pods (uids), the same containers
 // (ids) with no restart, and no write from the controller.
 import { execFile } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { join } from "node:path";
 import { promisify } from "node:util";
+import { CustomObjectsApi } from "@kubernetes/client-node";
 import { afterAll, beforeAll, expect, inject, it } from "vitest";
 import type { RunningController } from "../../../src/kube/controller.js";
 import { clusterProcess, revive } from "../../support/cluster-process.js";
@@ -157,6 +161,33 @@ it("restarting the controller, then the kubelet, then the API server changes not
     120_000,
   );
   console.log(`[node-restart] API server killed and started again; answering after ${Date.now() - downAt} ms`);
+  // The Metrics API is back as well: metrics-server exits when it cannot reach the API server while it starts, and
+  // node.sh's loop starts it again (the HPA test in transitions.test.ts runs on this node after this file).
+  const metrics = c.admin.makeApiClient(CustomObjectsApi);
+  await eventually2(
+    "the Metrics API serves the node's usage again",
+    async () => {
+      const m = (await metrics
+        .getClusterCustomObject({
+          group: "metrics.k8s.io",
+          version: "v1beta1",
+          plural: "nodes",
+          name: inject("node").name,
+        })
+        .catch(() => undefined)) as { usage?: { cpu?: string } } | undefined;
+      return m?.usage?.cpu;
+    },
+    120_000,
+  );
+  const msLog = join(
+    process.env.POOLTUNER_CACHE ?? join(homedir(), ".cache/pooltuner"),
+    `kwok/clusters/${name}/node/logs/metrics-server.log`,
+  );
+  const msRestarts = (await readFile(msLog, "utf8")).split("metrics-server exited").length - 1;
+  console.log(
+    `[node-restart] Metrics API serving again ${Date.now() - downAt} ms after the API server was killed ` +
+      `(metrics-server started again by node.sh's loop ${msRestarts} time(s) so far)`,
+  );
   await reconciledAgain(second, 3);
   revive(others);
   expect(second.writes()).toBe(0);

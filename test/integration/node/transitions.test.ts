@@ -148,10 +148,11 @@ it("an increase after the cooldown and two decreases from a safe state stay with
   );
 });
 
-it("scaling to an HPA's maxReplicas (not pooltuner's transition) needs no change and stays within the plan", async () => {
+it("a real HPA scaling to its maxReplicas under load (not pooltuner's transition) needs no change and stays within the plan", async () => {
   // An HPA 2..4 replaces max-replicas (the same 4): the plan is unchanged, 5 pods × 4 workers × 1 = 20 ≤ 27.
-  // No metrics-server here (the kwok-less control plane has no aggregation layer set up): the test scales within
-  // the HPA's bounds through the scale subresource, as the HPA controller would.
+  // The HPA controller scales on the pods' CPU from the Metrics API (metrics-server scraping the real kubelet,
+  // scripts/testbed/node.sh): a target of 60m per pod, between the idle pods' use (about 35m, mostly the exec readiness
+  // probe every second) and the load's (170m or more): 2 pods at more than 90m each want ceil(2 × use / 60m) ≥ 4.
   const reconciledBefore = await reconciles();
   await c.autoscaling.createNamespacedHorizontalPodAutoscaler({
     namespace: ns,
@@ -162,7 +163,7 @@ it("scaling to an HPA's maxReplicas (not pooltuner's transition) needs no change
         minReplicas: 2,
         maxReplicas: 4,
         metrics: [
-          { type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 80 } } },
+          { type: "Resource", resource: { name: "cpu", target: { type: "AverageValue", averageValue: "60m" } } },
         ],
       },
     },
@@ -171,19 +172,38 @@ it("scaling to an HPA's maxReplicas (not pooltuner's transition) needs no change
   await eventually2("the controller reconciled the HPA", async () =>
     (await reconciles()) > reconciledBefore ? true : undefined,
   );
+  // Idle, the HPA reads the pods' CPU from the Metrics API and keeps 2: the load, not a missing metric, scales it.
+  const idle = await eventually2(
+    "the HPA read the idle pods' CPU and keeps 2 replicas",
+    async () => {
+      const h = await hpa();
+      const active = h.status?.conditions?.find((x) => x.type === "ScalingActive")?.status === "True";
+      const cpu = h.status?.currentMetrics?.[0]?.resource?.current.averageValue;
+      return active && cpu !== undefined && h.status?.desiredReplicas === 2 ? cpu : undefined;
+    },
+    120_000,
+  );
   await controller?.idle();
   const writes = controller?.writes() ?? 0;
   const load = startLoad(`http://127.0.0.1:${port}/work`, CONCURRENCY);
   await eventually2("the load warmed up", async () => (load.totals.ok >= 200 ? true : undefined));
   const from = Date.now();
-  await c.apps.patchNamespacedDeploymentScale(
-    { name: "lineage", namespace: ns, body: { spec: { replicas: 4 } } },
-    mergePatch,
+  const busy = await eventually2(
+    "the HPA scaled the Deployment to 4 on the load's CPU",
+    async () => {
+      const h = await hpa();
+      const cpu = h.status?.currentMetrics?.[0]?.resource?.current.averageValue;
+      return h.status?.desiredReplicas === 4 && (await getDeployment(c, ns, "lineage")).spec?.replicas === 4
+        ? cpu
+        : undefined;
+    },
+    150_000,
   );
+  const scaledAt = Date.now();
   await eventually2(
     "4 replicas available",
     async () => ((await getDeployment(c, ns, "lineage")).status?.availableReplicas === 4 ? true : undefined),
-    180_000,
+    150_000,
   );
   const to = Date.now();
   const okAt = load.totals.ok;
@@ -191,20 +211,29 @@ it("scaling to an HPA's maxReplicas (not pooltuner's transition) needs no change
   const summary = await load.stop();
   const seen = sampler.max(from, Date.now());
   await controller?.idle();
+  // Who scaled: the HPA controller's own Event on the HPA (nothing in this test writes the scale).
+  const rescaled = (
+    await c.core.listNamespacedEvent({ namespace: ns, fieldSelector: "involvedObject.kind=HorizontalPodAutoscaler" })
+  ).items.filter((e) => e.reason === "SuccessfulRescale");
   const planned = 5 * WORKERS * 1;
   table.push(
-    `  scale to the HPA's max (2 → 4) in ${to - from} ms: max app connections ${seen.app} (planned peak ${planned}, ` +
-      `usable 27), writes by the controller ${(controller?.writes() ?? 0) - writes}; load ${show(summary)}`,
+    `  the HPA scales 2 → 4 under load (CPU per pod ${idle} idle, ${busy} under load, target 60m): ` +
+      `scaled ${scaledAt - from} ms after the load started, 4 available after ${to - from} ms; max app connections ` +
+      `${seen.app} (planned peak ${planned}, usable 27), writes by the controller ${(controller?.writes() ?? 0) - writes}; ` +
+      `load ${show(summary)}`,
   );
   recordTransition({
-    scenario: "3. scale to the HPA's max (2 → 4)",
+    scenario: "3. the HPA scales to its max under load (2 → 4)",
     plannedPeak: planned,
     maxObserved: seen.app,
     errors1040: summary.tooManyConnections,
     durationMs: to - from,
   });
+  expect(rescaled.map((e) => e.message)).toContainEqual(expect.stringMatching(/New size: 4/));
   expect(summary.tooManyConnections).toBe(0);
   expect(seen.app).toBeLessThanOrEqual(planned);
   expect(controller?.writes()).toBe(writes);
   expect(poolOf(await getDeployment(c, ns, "lineage"))).toEqual({ poolSize: 1, maxOverflow: 0 });
 });
+
+const hpa = () => c.autoscaling.readNamespacedHorizontalPodAutoscaler({ name: "lineage", namespace: ns });
