@@ -8,6 +8,7 @@
 // client; 2 replicas with maxSurge 1 → 3 pods at peak until max-replicas says more; the small row caps at 1+2).
 // A rollout never runs more than replicas + surge pods, each at most at the larger of the old and new caps: that
 // bound, and the server's usable count, must hold at every sample, with no error 1040.
+import { CustomObjectsApi } from "@kubernetes/client-node";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { RunningController } from "../../../src/kube/controller.js";
 import {
@@ -152,7 +153,23 @@ it("a real HPA scaling to its maxReplicas under load (not pooltuner's transition
   // An HPA 2..4 replaces max-replicas (the same 4): the plan is unchanged, 5 pods × 4 workers × 1 = 20 ≤ 27.
   // The HPA controller scales on the pods' CPU from the Metrics API (metrics-server scraping the real kubelet,
   // scripts/testbed/node.sh): a target of 60m per pod, between the idle pods' use (about 35m, mostly the exec readiness
-  // probe every second) and the load's (170m or more): 2 pods at more than 90m each want ceil(2 × use / 60m) ≥ 4.
+  // probe every second) and the load's (130–175m measured): 2 pods at more than 90m each want ceil(2 × use / 60m) ≥ 4.
+  // The pods must be idle in the Metrics API first: its samples lag the load of the transitions above by up to a
+  // resolution (10 s), and an HPA created on such a sample scales up at once, before this test's load.
+  const since = Date.now();
+  const idlePods = await eventually2(
+    "the Metrics API shows both pods idle (CPU below the HPA's target) after the last load",
+    async () => {
+      const pods = await podCpu();
+      const fresh = pods.filter((p) => p.windowStart >= since);
+      return fresh.length === 2 && pods.length === 2 && fresh.every((p) => p.millicores < TARGET_MILLICORES)
+        ? fresh.map((p) => `${p.millicores}m`).join(", ")
+        : undefined;
+    },
+    90_000,
+  ).catch(async (error: unknown) => {
+    throw new Error(`${String(error)}; last pod metrics: ${JSON.stringify(await podCpu().catch(() => "unreadable"))}`);
+  });
   const reconciledBefore = await reconciles();
   await c.autoscaling.createNamespacedHorizontalPodAutoscaler({
     namespace: ns,
@@ -163,7 +180,10 @@ it("a real HPA scaling to its maxReplicas under load (not pooltuner's transition
         minReplicas: 2,
         maxReplicas: 4,
         metrics: [
-          { type: "Resource", resource: { name: "cpu", target: { type: "AverageValue", averageValue: "60m" } } },
+          {
+            type: "Resource",
+            resource: { name: "cpu", target: { type: "AverageValue", averageValue: `${TARGET_MILLICORES}m` } },
+          },
         ],
       },
     },
@@ -182,7 +202,9 @@ it("a real HPA scaling to its maxReplicas under load (not pooltuner's transition
       return active && cpu !== undefined && h.status?.desiredReplicas === 2 ? cpu : undefined;
     },
     120_000,
-  );
+  ).catch(async (error: unknown) => {
+    throw new Error(`${String(error)}; HPA status: ${JSON.stringify((await hpa()).status)}`);
+  });
   await controller?.idle();
   const writes = controller?.writes() ?? 0;
   const load = startLoad(`http://127.0.0.1:${port}/work`, CONCURRENCY);
@@ -217,7 +239,7 @@ it("a real HPA scaling to its maxReplicas under load (not pooltuner's transition
   ).items.filter((e) => e.reason === "SuccessfulRescale");
   const planned = 5 * WORKERS * 1;
   table.push(
-    `  the HPA scales 2 → 4 under load (CPU per pod ${idle} idle, ${busy} under load, target 60m): ` +
+    `  the HPA scales 2 → 4 under load (CPU per pod ${idlePods} idle in the Metrics API, ${idle} as the HPA read it, ${busy} under load, target ${TARGET_MILLICORES}m): ` +
       `scaled ${scaledAt - from} ms after the load started, 4 available after ${to - from} ms; max app connections ` +
       `${seen.app} (planned peak ${planned}, usable 27), writes by the controller ${(controller?.writes() ?? 0) - writes}; ` +
       `load ${show(summary)}`,
@@ -235,5 +257,45 @@ it("a real HPA scaling to its maxReplicas under load (not pooltuner's transition
   expect(controller?.writes()).toBe(writes);
   expect(poolOf(await getDeployment(c, ns, "lineage"))).toEqual({ poolSize: 1, maxOverflow: 0 });
 });
+
+const TARGET_MILLICORES = 60;
+
+/** The CPU of the app's pods from the Metrics API (metrics.k8s.io), with when each sample's window started. */
+async function podCpu(): Promise<{ pod: string; millicores: number; windowStart: number }[]> {
+  const list = (await c.admin.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({
+    group: "metrics.k8s.io",
+    version: "v1beta1",
+    namespace: ns,
+    plural: "pods",
+    labelSelector: "app=lineage",
+  })) as { items?: PodMetrics[] };
+  return (list.items ?? []).map((m) => ({
+    pod: m.metadata.name,
+    millicores: Math.round(m.containers.reduce((sum, x) => sum + millicores(x.usage.cpu), 0)),
+    windowStart: Date.parse(m.timestamp) - seconds(m.window) * 1000,
+  }));
+}
+
+interface PodMetrics {
+  metadata: { name: string };
+  timestamp: string;
+  window: string;
+  containers: { usage: { cpu: string } }[];
+}
+
+/** A CPU quantity as metrics-server writes it (`36123456n`, `36m`, `1`) in millicores. */
+function millicores(q: string): number {
+  const m = /^(\d+(?:\.\d+)?)(n|u|m)?$/.exec(q);
+  if (!m) throw new Error(`unexpected CPU quantity ${q}`);
+  const v = Number(m[1]);
+  return m[2] === "n" ? v / 1e6 : m[2] === "u" ? v / 1e3 : m[2] === "m" ? v : v * 1000;
+}
+
+/** A duration as metrics-server writes a window (`10.123s`, `1m0.5s`). */
+function seconds(d: string): number {
+  const m = /^(?:(\d+)m)?(\d+(?:\.\d+)?)s$/.exec(d);
+  if (!m) throw new Error(`unexpected Metrics API window "${d}"`);
+  return Number(m[1] ?? 0) * 60 + Number(m[2]);
+}
 
 const hpa = () => c.autoscaling.readNamespacedHorizontalPodAutoscaler({ name: "lineage", namespace: ns });
