@@ -1,6 +1,13 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { admit, overBudget, type RestartCandidate, type RestartLimits } from "../../src/core/index.js";
+import {
+  admit,
+  DEFAULT_RESTART_LIMITS,
+  overBudget,
+  type RestartCandidate,
+  type RestartLimits,
+  safetyOrder,
+} from "../../src/core/index.js";
 
 const HOUR = 3_600_000;
 const c = (database: string, change: "decrease" | "increase", over: number): RestartCandidate => ({
@@ -122,5 +129,83 @@ describe("admit (restarts across databases)", () => {
       ),
       { numRuns: 400 },
     );
+  });
+});
+
+// Worked examples for mutants the examples above left alive (docs/mutation.md, 2026-12-05).
+describe("admit: worked examples", () => {
+  const NOW = 1_764_900_000_000; // a real epoch: `now + t` is never within an hour of anything here
+
+  it("defaults: one restart at a time, no hourly limit", () => {
+    expect(DEFAULT_RESTART_LIMITS).toEqual({ maxConcurrent: 1, maxPerHour: 0 });
+  });
+
+  it("ties: equal changes and excess are ordered by database, then by workload", () => {
+    const w = (database: string, workload: string): RestartCandidate => ({
+      database,
+      workload,
+      change: "decrease",
+      overBudget: 5,
+    });
+    expect(safetyOrder(w("a", "x"), w("a", "y"))).toBe(-1);
+    expect(safetyOrder(w("a", "y"), w("a", "x"))).toBe(1);
+    expect(safetyOrder(w("a", "x"), w("a", "x"))).toBe(0);
+    expect(safetyOrder(w("a", "z"), w("b", "a"))).toBe(-1);
+    // With the cap at 1, of two equal decreases the database named first goes; the other waits behind it.
+    expect(admit(c("b", "decrease", 5), [c("a", "decrease", 5)], idle, limits(1), NOW)).toEqual({
+      go: false,
+      reason: "restart-cap",
+      behind: ["a"],
+    });
+    expect(admit(c("a", "decrease", 5), [c("b", "decrease", 5)], idle, limits(1), NOW)).toEqual({ go: true });
+  });
+
+  it("a restart started an hour ago or more, or in the future, does not count; one started just now does", () => {
+    const held = (started: number[]) =>
+      admit(c("a", "increase", -5), [], { inProgress: 0, started }, limits(5, 1), NOW);
+    expect(held([NOW - 1_000])).toEqual({ go: false, reason: "restart-rate", until: NOW - 1_000 + HOUR, behind: [] });
+    expect(held([NOW])).toEqual({ go: false, reason: "restart-rate", until: NOW + HOUR, behind: [] });
+    expect(held([NOW - HOUR])).toEqual({ go: true });
+    expect(held([NOW + 1_000])).toEqual({ go: true });
+  });
+
+  it("the window frees when the oldest restart that matters ages out, however the ledger is ordered", () => {
+    // Limit 2 with restarts at −3, −1, −2 s: the newest two are −1 and −2; the window frees when −2 s ages out.
+    const started = [NOW - 3_000, NOW - 1_000, NOW - 2_000];
+    expect(admit(c("a", "increase", -5), [], { inProgress: 0, started }, limits(5, 2), NOW)).toEqual({
+      go: false,
+      reason: "restart-rate",
+      until: NOW - 2_000 + HOUR,
+      behind: [],
+    });
+  });
+
+  it("a candidate of its own database among the others is not counted twice", () => {
+    // A stale decrease of database a must not take the one slot from a's own increase.
+    expect(admit(c("a", "increase", -5), [c("a", "decrease", 10)], idle, limits(1), NOW)).toEqual({ go: true });
+  });
+
+  it("an increase held by the hourly limit says so even when the slot is taken by another database's decrease", () => {
+    const ledger = { inProgress: 1, started: [NOW - 1_000] };
+    expect(admit(c("a", "increase", -5), [c("b", "decrease", 3)], ledger, limits(1, 1), NOW)).toEqual({
+      go: false,
+      reason: "restart-rate",
+      until: NOW - 1_000 + HOUR,
+      behind: [],
+    });
+  });
+
+  it("a decrease elsewhere that goes first uses up the hourly limit for an increase behind it", () => {
+    // Limit 2 per hour, one restart 1 s ago: one left. Cap 2: b's decrease takes a slot and the last restart of the
+    // hour, so a's increase is held by the rate (not by the cap: a slot is still free).
+    const ledger = { inProgress: 0, started: [NOW - 1_000] };
+    expect(admit(c("a", "increase", -5), [c("b", "decrease", 3)], ledger, limits(2, 2), NOW)).toEqual({
+      go: false,
+      reason: "restart-rate",
+      until: NOW - 1_000 + HOUR,
+      behind: [],
+    });
+    // Without b's decrease, a's increase takes the last one.
+    expect(admit(c("a", "increase", -5), [], ledger, limits(2, 2), NOW)).toEqual({ go: true });
   });
 });
