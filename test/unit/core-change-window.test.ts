@@ -5,6 +5,7 @@ import {
   changeWindowState,
   DEFAULT_POLICY,
   decide,
+  isTimeZone,
   parseChangeWindow,
   plan,
 } from "../../src/core/index.js";
@@ -122,5 +123,87 @@ describe("change windows", () => {
     expect(decide(inc, states, utc("2026-11-28T02:30:00Z"), damping).apply.map((a) => a.workload)).toEqual(["a"]);
     const dec = plan({ databases: [{ ...db, maxConnections: 10 }], workloads: [wl("a", 5, 5)] }, DEFAULT_POLICY);
     expect(decide(dec, states, friday, damping).apply.map((a) => a.change)).toEqual(["decrease"]);
+  });
+});
+
+// Worked examples for mutants the examples above left alive (docs/mutation.md, 2026-12-05): the exact reason of each
+// refusal, the edges of each number, and windows with several days or several windows.
+describe("change windows: worked examples", () => {
+  const EG = '(e.g. "Sat 02:00-04:00", "Mon-Fri 22:00-06:00 Europe/Berlin")';
+  const refused = (text: string, why: string) =>
+    expect(parseChangeWindow(text)).toEqual({ error: `change window "${text}": ${why} ${EG}` });
+
+  it("refuses each malformed part with its own reason", () => {
+    const shape = "give days, HH:MM-HH:MM and optionally an IANA time zone";
+    refused("Sat", shape);
+    refused("Sat 02:00-04:00 UTC extra", shape);
+    const days = (d: string) => `"${d}" are not days: Mon, Sat,Sun, Mon-Fri, daily`;
+    refused("Caturday 02:00-04:00", days("Caturday"));
+    refused("Mon-Wed-Fri 02:00-04:00", days("Mon-Wed-Fri"));
+    refused("Mon-Caturday 02:00-04:00", days("Mon-Caturday"));
+    refused("Sat x02:00-04:00", '"x02:00-04:00" is not HH:MM-HH:MM');
+    refused("Sat 02:00-04:00x", '"02:00-04:00x" is not HH:MM-HH:MM');
+    for (const t of ["24:00-04:00", "02:60-04:00", "02:00-25:00", "02:00-04:60", "02:00-24:30"])
+      refused(`Sat ${t}`, `"${t}" is not a time`);
+    refused("Sat 02:00-04:00 Mars/Olympus", '"Mars/Olympus" is not an IANA time zone');
+    expect(isTimeZone("Mars/Olympus")).toBe(false);
+    expect(isTimeZone("Europe/Berlin")).toBe(true);
+  });
+
+  it("accepts the edges: minute 59, 24:00, an end equal to the start (a whole day), any spacing and case", () => {
+    const ok = (text: string) => {
+      const r = parseChangeWindow(text);
+      if ("error" in r) throw new Error(r.error);
+      return r.window;
+    };
+    expect(ok("Sat 02:59-04:59")).toEqual({
+      text: "Sat 02:59-04:59",
+      days: [6],
+      start: 179,
+      length: 120,
+      timeZone: "UTC",
+    });
+    expect(ok("Sat 02:30-04:15")).toMatchObject({ start: 150, length: 105 });
+    expect(ok("Sat 02:00-24:00")).toMatchObject({ start: 120, length: 1320 });
+    expect(ok("Sat 22:00-22:00")).toMatchObject({ start: 1320, length: 1440 });
+    expect(ok("  sat,SUN   01:00-02:00 ")).toEqual({
+      text: "sat,SUN   01:00-02:00",
+      days: [0, 6],
+      start: 60,
+      length: 60,
+      timeZone: "UTC",
+    });
+    expect(ok("daily 00:00-24:00")).toMatchObject({ days: [0, 1, 2, 3, 4, 5, 6], start: 0, length: 1440 });
+    expect(ok("* 03:00-04:00")).toMatchObject({ days: [0, 1, 2, 3, 4, 5, 6] });
+  });
+
+  it("a window of several days is open on each of them; of several windows, inside any", () => {
+    // 2026-12-02 is a Wednesday, 2026-11-30 a Monday, 2026-12-01 a Tuesday.
+    const w = [win("Mon,Wed 10:00-11:00")];
+    expect(changeWindowState(w, utc("2026-11-30T10:30:00Z"))).toEqual({ open: true });
+    expect(changeWindowState(w, utc("2026-12-02T10:30:00Z"))).toEqual({ open: true });
+    expect(changeWindowState(w, utc("2026-12-01T10:30:00Z"))).toEqual({
+      open: false,
+      opensAt: utc("2026-12-02T10:00:00Z"),
+    });
+    const two = [win("Sat 02:00-04:00"), win("Sun 02:00-04:00")];
+    expect(changeWindowState(two, utc("2026-11-28T03:00:00Z"))).toEqual({ open: true });
+    expect(changeWindowState(two, utc("2026-11-29T03:00:00Z"))).toEqual({ open: true });
+    expect(changeWindowState(two, utc("2026-11-29T05:00:00Z"))).toEqual({
+      open: false,
+      opensAt: utc("2026-12-05T02:00:00Z"),
+    });
+    expect(changeWindowState([], 0)).toEqual({ open: true });
+  });
+
+  it("the next opening across the spring change is the local time, an hour earlier in UTC than a fixed offset says", () => {
+    // Europe/Berlin goes from +01:00 to +02:00 on Sunday 2026-03-29 at 02:00. From Saturday 13:00 (12:00Z), Sunday
+    // 04:00 local is 15 hours away by the clock on the wall, but only 14 in real time: 02:00Z.
+    const w = [win("Sun 04:00-05:00 Europe/Berlin")];
+    expect(changeWindowState(w, utc("2026-03-28T12:00:00Z"))).toEqual({
+      open: false,
+      opensAt: utc("2026-03-29T02:00:00Z"),
+    });
+    expect(changeWindowState(w, utc("2026-03-29T02:00:00Z"))).toEqual({ open: true });
   });
 });
