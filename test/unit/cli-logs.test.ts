@@ -10,7 +10,6 @@ import { textLogLine } from "../../src/runtime/log-text.js";
 import { createLogger } from "../../src/runtime/logger.js";
 import { REPO, runCli } from "../integration/cli/run-cli.js";
 
-const TSX_CLI = join(REPO, "node_modules/tsx/dist/cli.mjs");
 const TOKEN = "tok-3c1d5e7f9a0b";
 const PASSWORD = "pw-8e6d4c2b0a19";
 
