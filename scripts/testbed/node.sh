@@ -316,22 +316,28 @@ EOF
 EOF
 }
 
-write_kubelet_config() {
-  local dir="$1" pki="$2" server="$3" port="$4" ip="$5" cgroup_root="$6"
-  cat >"$dir/kubelet.kubeconfig" <<EOF
+# write_kubeconfig FILE USER SERVER CA CERT KEY: a kubeconfig that authenticates USER by a client certificate.
+write_kubeconfig() {
+  cat >"$1" <<EOF
 apiVersion: v1
 kind: Config
 clusters:
   - name: pooltuner
-    cluster: { server: "$server", certificate-authority: "$pki/ca.crt" }
+    cluster: { server: "$3", certificate-authority: "$4" }
 users:
-  - name: kubelet
-    user: { client-certificate: "$dir/kubelet-client.crt", client-key: "$dir/kubelet-client.key" }
+  - name: $2
+    user: { client-certificate: "$5", client-key: "$6" }
 contexts:
-  - name: kubelet
-    context: { cluster: pooltuner, user: kubelet }
-current-context: kubelet
+  - name: $2
+    context: { cluster: pooltuner, user: $2 }
+current-context: $2
 EOF
+}
+
+write_kubelet_config() {
+  local dir="$1" pki="$2" server="$3" port="$4" ip="$5" cgroup_root="$6"
+  write_kubeconfig "$dir/kubelet.kubeconfig" kubelet "$server" "$pki/ca.crt" "$dir/kubelet-client.crt" \
+    "$dir/kubelet-client.key"
   cat >"$dir/kubelet.yaml" <<EOF
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
@@ -424,20 +430,8 @@ start_metrics_server() {
   bin="$(bash "$here/kube.sh" bin metrics-server)"
   [[ -x "$bin" ]] || die "metrics-server missing (run: bash scripts/testbed/node.sh ensure)"
   mkdir -p "$dir/metrics-server"
-  cat >"$dir/metrics-server.kubeconfig" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-  - name: pooltuner
-    cluster: { server: "$server", certificate-authority: "$pki/ca.crt" }
-users:
-  - name: metrics-server
-    user: { client-certificate: "$pki/admin.crt", client-key: "$pki/admin.key" }
-contexts:
-  - name: metrics-server
-    context: { cluster: pooltuner, user: metrics-server }
-current-context: metrics-server
-EOF
+  write_kubeconfig "$dir/metrics-server.kubeconfig" metrics-server "$server" "$pki/ca.crt" "$pki/admin.crt" \
+    "$pki/admin.key"
   local args=(--bind-address=127.0.0.1 "--secure-port=$port" "--cert-dir=$dir/metrics-server"
     "--tls-cert-file=$pki/admin.crt" "--tls-private-key-file=$pki/admin.key"
     "--kubeconfig=$dir/metrics-server.kubeconfig" "--authentication-kubeconfig=$dir/metrics-server.kubeconfig"
