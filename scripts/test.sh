@@ -68,10 +68,6 @@ if [ -n "$go_pid" ]; then
   go_pid=
   cat "$go_log"
 fi
-if wants node; then
-  step "test bed: a real Kubernetes node (kubelet, metrics-server, containerd, runc, CNI plugins, local images)"
-  bash scripts/testbed/node.sh ensure
-fi
 printf 'test bed ready in %d s\n' "$((SECONDS - testbed_started))"
 
 # Each project also writes a JSON report, so the end of the run can name every failed test and its first error

@@ -17,7 +17,8 @@ export interface ClusterProcess {
   start(): void;
 }
 
-function clusterDir(clusterName: string): string {
+/** Where kube.sh keeps cluster NAME (its pid files, logs and, with a real node, `node/`). */
+export function clusterDir(clusterName: string): string {
   const cache = process.env.POOLTUNER_CACHE ?? join(homedir(), ".cache/pooltuner");
   return join(cache, "kwok/clusters", clusterName);
 }

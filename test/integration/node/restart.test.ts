@@ -3,13 +3,12 @@
 // (ids) with no restart, and no write from the controller.
 import { execFile } from "node:child_process";
 import { readFile } from "node:fs/promises";
-import { homedir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { CustomObjectsApi } from "@kubernetes/client-node";
 import { afterAll, beforeAll, expect, inject, it } from "vitest";
 import type { RunningController } from "../../../src/kube/controller.js";
-import { clusterProcess, revive } from "../../support/cluster-process.js";
+import { clusterDir, clusterProcess, revive } from "../../support/cluster-process.js";
 import { NODE_SH } from "../../support/node.global.js";
 import {
   type Cluster,
@@ -179,10 +178,7 @@ it("restarting the controller, then the kubelet, then the API server changes not
     },
     120_000,
   );
-  const msLog = join(
-    process.env.POOLTUNER_CACHE ?? join(homedir(), ".cache/pooltuner"),
-    `kwok/clusters/${name}/node/logs/metrics-server.log`,
-  );
+  const msLog = join(clusterDir(name), "node/logs/metrics-server.log");
   const msRestarts = (await readFile(msLog, "utf8")).split("metrics-server exited").length - 1;
   console.log(
     `[node-restart] Metrics API serving again ${Date.now() - downAt} ms after the API server was killed ` +

@@ -11,6 +11,7 @@
 import { CustomObjectsApi } from "@kubernetes/client-node";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { RunningController } from "../../../src/kube/controller.js";
+import { parseCpuMillis } from "../../../src/sources/quantity.js";
 import {
   type Cluster,
   cluster,
@@ -42,11 +43,13 @@ let db: NodeDatabase;
 let ns: string;
 let port: number;
 let controller: RunningController | undefined;
+let metricsApi: CustomObjectsApi;
 const sampler = new ConnectionSampler();
 const table: string[] = [];
 
 beforeAll(async () => {
   c = await cluster();
+  metricsApi = c.admin.makeApiClient(CustomObjectsApi);
   db = await nodeDatabase("node-transitions", 20);
   await sampler.start(db.db.rootUrl);
   ns = await createNamespace(c, "transitions");
@@ -263,7 +266,7 @@ const TARGET_MILLICORES = 70;
 
 /** The CPU of the app's pods from the Metrics API (metrics.k8s.io), with when each sample's window started. */
 async function podCpu(): Promise<{ pod: string; millicores: number; windowStart: number }[]> {
-  const list = (await c.admin.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({
+  const list = (await metricsApi.listNamespacedCustomObject({
     group: "metrics.k8s.io",
     version: "v1beta1",
     namespace: ns,
@@ -272,9 +275,16 @@ async function podCpu(): Promise<{ pod: string; millicores: number; windowStart:
   })) as { items?: PodMetrics[] };
   return (list.items ?? []).map((m) => ({
     pod: m.metadata.name,
-    millicores: Math.round(m.containers.reduce((sum, x) => sum + millicores(x.usage.cpu), 0)),
+    millicores: m.containers.reduce((sum, x) => sum + cpuMillis(x.usage.cpu), 0),
     windowStart: Date.parse(m.timestamp) - seconds(m.window) * 1000,
   }));
+}
+
+/** A CPU quantity as metrics-server writes it (`36123456n`, `36m`), in millicores (rounded up, as Kubernetes does). */
+function cpuMillis(q: string): number {
+  const parsed = parseCpuMillis(q);
+  if (!parsed.ok) throw new Error(`unexpected CPU quantity "${q}": ${parsed.message}`);
+  return parsed.value;
 }
 
 interface PodMetrics {
@@ -282,14 +292,6 @@ interface PodMetrics {
   timestamp: string;
   window: string;
   containers: { usage: { cpu: string } }[];
-}
-
-/** A CPU quantity as metrics-server writes it (`36123456n`, `36m`, `1`) in millicores. */
-function millicores(q: string): number {
-  const m = /^(\d+(?:\.\d+)?)(n|u|m)?$/.exec(q);
-  if (!m) throw new Error(`unexpected CPU quantity ${q}`);
-  const v = Number(m[1]);
-  return m[2] === "n" ? v / 1e6 : m[2] === "u" ? v / 1e3 : m[2] === "m" ? v : v * 1000;
 }
 
 /** A duration as metrics-server writes a window (`10.123s`, `1m0.5s`). */
