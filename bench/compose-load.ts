@@ -14,7 +14,7 @@ import { ComposeDaemon } from "../src/docker/daemon.js";
 import { Metrics } from "../src/runtime/metrics.js";
 import { buildAppImage, freePort, startAppReplica, waitHealthy } from "../test/integration/compose/app.js";
 import { startMariaDb } from "../test/support/mariadb.js";
-import { type LoadResult, runLoad } from "./http-load.js";
+import { describeSpread, type LoadResult, runLoad } from "./http-load.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -43,7 +43,7 @@ const appPassword = randomBytes(8).toString("hex");
 const monitorPassword = randomBytes(8).toString("hex");
 
 const row = (label: string, r: LoadResult) =>
-  `${label.padEnd(34)} ${String(r.okPerSecond).padStart(6)} ok/s ${String(r.tooManyConnections).padStart(7)} x 1040 ${String(r.otherErrors).padStart(5)} other   p50 ${r.p50Ms} ms  p99 ${r.p99Ms} ms`;
+  `${label.padEnd(34)} ${String(r.okPerSecond).padStart(6)} ok/s ${String(r.tooManyConnections).padStart(7)} x 1040 ${String(r.otherErrors).padStart(5)} other   p50 ${r.p50Ms} ms  p99 ${r.p99Ms} ms  (${describeSpread(r)})`;
 
 try {
   await db.query("CREATE DATABASE lineage");

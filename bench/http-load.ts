@@ -1,6 +1,8 @@
 // A bounded HTTP load generator for the example app: N concurrent clients for a fixed time against loopback URLs,
-// round-robin over the replicas. Counts successes, "server full" (the app answers with error_code 1040 for
-// MySQL, "53300" for PostgreSQL: `serverFullCode`), other failures (the first few kept), and latency. Bounded on purpose: loopback only, at most 256 clients, at most 60 s.
+// round-robin over the replicas, a new connection per request unless told otherwise. Counts successes, "server
+// full" (the app answers with error_code 1040 for MySQL, "53300" for PostgreSQL: `serverFullCode`), other failures
+// (the first few kept), the answers per worker process, and latency. Bounded on purpose: loopback only, at most 256
+// clients, at most 60 s.
 import { Agent, request } from "node:http";
 
 export interface LoadOptions {
@@ -11,6 +13,12 @@ export interface LoadOptions {
   readonly timeoutMs?: number;
   /** The `error_code` in the app's JSON body that means "server full": 1040 (MySQL, the default) or "53300". */
   readonly serverFullCode?: number | string;
+  /** false (default): a new TCP connection per request, so each request goes to whichever Gunicorn worker accepts
+   * it, and the load spreads over the workers as many clients' would. true: each client keeps its connection and
+   * stays with the worker that first accepted it; measured on the example app (2 x 4 workers, 64 clients, 8 s) the
+   * busiest worker then served up to 9x the requests of the idlest (about 1.3x without keep-alive), and so few
+   * workers can open so few connections that the seed's settings may never reach the server's limit. */
+  readonly keepAlive?: boolean;
 }
 
 export interface LoadResult {
@@ -22,6 +30,9 @@ export interface LoadResult {
   readonly otherErrors: number;
   /** The first few other failures as `status body` (status 0: no answer), so they can be explained. */
   readonly otherSamples: readonly string[];
+  /** Answers per worker process, keyed `port/pid` (the app puts its pid in every JSON body): how evenly the load
+   * reached the workers, which decides how many connections their pools open. */
+  readonly servedBy: Readonly<Record<string, number>>;
   readonly seconds: number;
   /** Successful requests per second. */
   readonly okPerSecond: number;
@@ -42,12 +53,13 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   }
   const concurrency = Math.min(MAX_CONCURRENCY, Math.max(1, options.concurrency));
   const durationMs = Math.min(MAX_DURATION_MS, Math.max(100, options.durationMs));
-  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+  const agent = new Agent({ keepAlive: options.keepAlive ?? false, maxSockets: concurrency });
   const latencies: number[] = [];
   let ok = 0;
   let tooMany = 0;
   let other = 0;
   const otherSamples: string[] = [];
+  const servedBy: Record<string, number> = {};
   let next = 0;
   const code = String(options.serverFullCode ?? 1040).replace(/[^0-9A-Za-z]/g, "");
   const serverFull = new RegExp(`"error_code":\\s*"?${code}\\b`);
@@ -60,6 +72,11 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       const t0 = performance.now();
       const r = await get(url, agent, options.timeoutMs ?? 40_000);
       latencies.push(performance.now() - t0);
+      const pid = /"pid":\s*(\d+)/.exec(r.body)?.[1];
+      if (pid !== undefined) {
+        const key = `${new URL(url).port}/${pid}`;
+        servedBy[key] = (servedBy[key] ?? 0) + 1;
+      }
       if (r.status === 200) ok++;
       else if (serverFull.test(r.body)) tooMany++;
       else {
@@ -80,11 +97,19 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     tooManyConnections: tooMany,
     otherErrors: other,
     otherSamples,
+    servedBy,
     seconds: Math.round(seconds * 100) / 100,
     okPerSecond: Math.round(ok / seconds),
     p50Ms: pct(0.5),
     p99Ms: pct(0.99),
   };
+}
+
+/** How the answers spread over the worker processes, e.g. "8 workers answered, 573 to 882 each". */
+export function describeSpread(r: LoadResult): string {
+  const counts = Object.values(r.servedBy);
+  if (counts.length === 0) return "no worker answered";
+  return `${counts.length} workers answered, ${Math.min(...counts)} to ${Math.max(...counts)} each`;
 }
 
 /** One GET (status and the body's first 4 KiB); a failure or timeout is status 0, never a throw. */

@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type Docker from "dockerode";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { type LoadResult, runLoad } from "../../../bench/http-load.js";
+import { describeSpread, type LoadResult, runLoad } from "../../../bench/http-load.js";
 import { DEFAULT_DAMPING, DEFAULT_POLICY } from "../../../src/core/index.js";
 import { ComposeDaemon, type ComposeDaemonOptions } from "../../../src/docker/daemon.js";
 import { Metrics } from "../../../src/runtime/metrics.js";
@@ -182,7 +182,7 @@ async function mostAppSessions(during: Promise<LoadResult>): Promise<{ load: Loa
 }
 
 const show = (r: LoadResult) =>
-  `${r.requests} requests in ${r.seconds} s: ${r.ok} ok (${r.okPerSecond}/s), ${r.tooManyConnections} x 53300, ${r.otherErrors} other errors, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms` +
+  `${r.requests} requests in ${r.seconds} s: ${r.ok} ok (${r.okPerSecond}/s), ${r.tooManyConnections} x 53300, ${r.otherErrors} other errors, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms; ${describeSpread(r)}` +
   (r.otherSamples.length > 0 ? `; first other errors: ${r.otherSamples.map((s) => JSON.stringify(s)).join(", ")}` : "");
 
 it("the Django seed (2 x 4 workers x 8 threads, CONN_MAX_AGE 60) gets 53300 under load; after pooltuner none", async () => {

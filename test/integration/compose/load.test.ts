@@ -2,7 +2,7 @@
 // containers against MariaDB with max_connections = 20. Under concurrent load the seed's settings fail with
 // error 1040; pooltuner compose recreates the replicas with its plan; the same load then has no 1040 at all.
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { type LoadResult, runLoad } from "../../../bench/http-load.js";
+import { describeSpread, type LoadResult, runLoad } from "../../../bench/http-load.js";
 import { ComposeDaemon } from "../../../src/docker/daemon.js";
 import { buildAppImage, freePort, startAppReplica, waitHealthy } from "./app.js";
 import {
@@ -69,7 +69,7 @@ async function poolsServed(): Promise<string[]> {
 }
 
 const show = (r: LoadResult) =>
-  `${r.requests} requests in ${r.seconds} s: ${r.ok} ok (${r.okPerSecond}/s), ${r.tooManyConnections} x 1040, ${r.otherErrors} other errors, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms`;
+  `${r.requests} requests in ${r.seconds} s: ${r.ok} ok (${r.okPerSecond}/s), ${r.tooManyConnections} x 1040, ${r.otherErrors} other errors, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms; ${describeSpread(r)}`;
 
 it("the seed's settings produce error 1040 under load; after pooltuner applies its plan the same load has none", async () => {
   expect(await poolsServed()).toEqual(["2+3", "2+3"]);
