@@ -15,7 +15,7 @@ for (const suite of report.testResults ?? []) {
   const path = String(suite.name ?? "").replace(`${process.cwd()}/`, "");
   const failed = (suite.assertionResults ?? []).filter((t) => t.status === "failed");
   for (const t of failed) {
-    const first = String(t.failureMessages?.[0] ?? "").split("\n")[0].slice(0, 300);
+    const first = String(t.failureMessages?.[0] ?? "").split("\n")[0].slice(0, 600);
     lines.push(`  ${path} > ${t.fullName ?? t.title}\n      ${first}`);
   }
   if (failed.length === 0 && suite.status === "failed") {

@@ -205,7 +205,7 @@ it("the Django seed (2 x 4 workers x 8 threads, CONN_MAX_AGE 60) gets 53300 unde
   console.log(
     `[compose-django] seed ${REPLICAS} x ${WORKERS} workers x ${SEED_THREADS} threads vs max_connections ${MAX_CONNECTIONS}: ${show(before)}`,
   );
-  expect(before.tooManyConnections).toBeGreaterThan(0);
+  expect(before.tooManyConnections, `seed: ${show(before)}`).toBeGreaterThan(0);
 
   const captured = captureLogger();
   const [report] = await daemon(false, captured.logger).once();
@@ -238,7 +238,7 @@ it("the Django seed (2 x 4 workers x 8 threads, CONN_MAX_AGE 60) gets 53300 unde
 
   const { load: after, most } = await mostAppSessions(runLoad({ urls, ...LOAD }));
   console.log(`[compose-django] after pooltuner: ${show(after)}; the app's sessions at most ${most}`);
-  expect(after.tooManyConnections).toBe(0);
-  expect(after.ok).toBeGreaterThan(0);
+  expect(after.tooManyConnections, `after: ${show(after)}`).toBe(0);
+  expect(after.ok, `after: ${show(after)}`).toBeGreaterThan(0);
   expect(most).toBeLessThanOrEqual(peak);
 });

@@ -75,7 +75,7 @@ it("the seed's settings produce error 1040 under load; after pooltuner applies i
   expect(await poolsServed()).toEqual(["2+3", "2+3"]);
   const before = await runLoad({ urls, ...LOAD });
   console.log(`[compose-load] seed 2 x 4 x (2+3) vs max_connections 20: ${show(before)}`);
-  expect(before.tooManyConnections).toBeGreaterThan(0);
+  expect(before.tooManyConnections, `seed: ${show(before)}`).toBeGreaterThan(0);
 
   const [report] = await new ComposeDaemon(
     daemonOptions(docker, database, captureLogger().logger, {
@@ -99,9 +99,9 @@ it("the seed's settings produce error 1040 under load; after pooltuner applies i
 
   const after = await runLoad({ urls, ...LOAD });
   console.log(`[compose-load] after pooltuner: ${show(after)}`);
-  expect(after.tooManyConnections).toBe(0);
-  expect(after.otherErrors).toBe(0);
+  expect(after.tooManyConnections, `after: ${show(after)}`).toBe(0);
+  expect(after.otherErrors, `after: ${show(after)}`).toBe(0);
   // Comparable throughput: fewer connections, but none wasted on refused handshakes. Loose bound: on a shared
   // 2-core machine both runs swing with the neighbours; the numbers are printed above.
-  expect(after.okPerSecond).toBeGreaterThan(before.okPerSecond * 0.4);
+  expect(after.okPerSecond, `seed ${before.okPerSecond} ok/s; after: ${show(after)}`).toBeGreaterThan(before.okPerSecond * 0.4);
 });
