@@ -103,5 +103,7 @@ it("the seed's settings produce error 1040 under load; after pooltuner applies i
   expect(after.otherErrors, `after: ${show(after)}`).toBe(0);
   // Comparable throughput: fewer connections, but none wasted on refused handshakes. Loose bound: on a shared
   // 2-core machine both runs swing with the neighbours; the numbers are printed above.
-  expect(after.okPerSecond, `seed ${before.okPerSecond} ok/s; after: ${show(after)}`).toBeGreaterThan(before.okPerSecond * 0.4);
+  expect(after.okPerSecond, `seed ${before.okPerSecond} ok/s; after: ${show(after)}`).toBeGreaterThan(
+    before.okPerSecond * 0.4,
+  );
 });
