@@ -46,11 +46,12 @@ const OTHER_SAMPLES = 5;
 
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   if (options.urls.length === 0) throw new Error("no URLs to load");
-  for (const u of options.urls) {
-    const host = new URL(u).hostname;
-    if (host !== "127.0.0.1" && host !== "localhost" && host !== "[::1]")
+  const targets = options.urls.map((u) => {
+    const { hostname, port } = new URL(u);
+    if (hostname !== "127.0.0.1" && hostname !== "localhost" && hostname !== "[::1]")
       throw new Error(`refusing to load ${u}: loopback only`);
-  }
+    return { url: u, port };
+  });
   const concurrency = Math.min(MAX_CONCURRENCY, Math.max(1, options.concurrency));
   const durationMs = Math.min(MAX_DURATION_MS, Math.max(100, options.durationMs));
   const agent = new Agent({ keepAlive: options.keepAlive ?? false, maxSockets: concurrency });
@@ -68,13 +69,13 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
 
   const client = async () => {
     while (performance.now() < end) {
-      const url = options.urls[next++ % options.urls.length] as string;
+      const { url, port } = targets[next++ % targets.length] as (typeof targets)[number];
       const t0 = performance.now();
       const r = await get(url, agent, options.timeoutMs ?? 40_000);
       latencies.push(performance.now() - t0);
       const pid = /"pid":\s*(\d+)/.exec(r.body)?.[1];
       if (pid !== undefined) {
-        const key = `${new URL(url).port}/${pid}`;
+        const key = `${port}/${pid}`;
         servedBy[key] = (servedBy[key] ?? 0) + 1;
       }
       if (r.status === 200) ok++;
